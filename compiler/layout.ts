@@ -1,0 +1,72 @@
+// Names of everything nftproxy puts in the kernel, in one place, so the lowering, the trace and
+// the docs agree. The program is static: these names do not depend on services, except the
+// per-namespace `*-lb-N` / `*-ep-I` chains (one per endpoint count / slot in use, see lower.ts)
+// and the per-service affinity chains.
+
+import type { Family } from '../ir/types.js';
+
+/**
+ * Endpoint namespaces: each has a dispatch verdict map keyed by packet fields, `lb-N` chains
+ * (random choice among N slots) and per-slot address/port maps.
+ * - svc:        cluster traffic and ETP=Cluster external IPs/LB IPs, key daddr . proto . port
+ * - np:         NodePorts, key proto . port
+ * - svc-local:  external IPs/LB IPs with ETP=Local, traffic from outside the cluster
+ * - np-local:   NodePorts with ETP=Local, traffic from outside the cluster
+ */
+export type EndpointNamespace = 'svc' | 'np' | 'svc-local' | 'np-local';
+export const endpointNamespaces: EndpointNamespace[] = ['svc', 'np', 'svc-local', 'np-local'];
+
+export const keyedByAddress = (ns: EndpointNamespace): boolean => ns === 'svc' || ns === 'svc-local';
+
+export const names = {
+  // sets
+  clusterIps: 'cluster-ips',
+  clusterCidrs: 'cluster-cidrs',
+  nodeportIps: 'nodeport-ips',
+  externalMasq: 'external-masq',
+  externalLocal: 'external-local',
+  nodeportsMasq: 'nodeports-masq',
+  nodeportsLocal: 'nodeports-local',
+  firewallIps: 'firewall-ips',
+  firewallAllow: 'firewall-allow',
+  hairpin: 'hairpin',
+  // maps
+  noEndpointServices: 'no-endpoint-services',
+  noEndpointNodeports: 'no-endpoint-nodeports',
+  dispatch: (ns: EndpointNamespace): string =>
+    ({ svc: 'service-ips', np: 'service-nodeports', 'svc-local': 'service-ips-local', 'np-local': 'service-nodeports-local' })[ns],
+  slotAddr: (ns: EndpointNamespace, slot: number): string => `${ns}-addr-${slot}`,
+  slotPort: (ns: EndpointNamespace, slot: number): string => `${ns}-port-${slot}`,
+  // chains
+  natPrerouting: 'nat-prerouting',
+  natOutput: 'nat-output',
+  natPostrouting: 'nat-postrouting',
+  filterPrerouting: 'filter-prerouting',
+  filterInput: 'filter-input',
+  filterForward: 'filter-forward',
+  filterOutput: 'filter-output',
+  services: 'services',
+  nodeports: 'nodeports',
+  endpointsCheck: 'endpoints-check',
+  rejectChain: 'reject-chain',
+  markForMasquerade: 'mark-for-masquerade',
+  masquerading: 'masquerading',
+  lb: (ns: EndpointNamespace, n: number): string => `${ns}-lb-${n}`,
+  slot: (ns: EndpointNamespace, slot: number): string => `${ns}-ep-${slot}`,
+  affinity: (hash: string): string => `affinity-${hash}`,
+  /** Per-endpoint chain and client set of an affinity service, named by a hash of the endpoint. */
+  affinityEndpoint: (hash: string, epHash: string): string => `affinity-${hash}-ep-${epHash}`,
+  affinityClients: (hash: string, epHash: string): string => `affinity-${hash}-clients-${epHash}`,
+};
+
+export const addrType = (f: Family): 'ipv4_addr' | 'ipv6_addr' => (f === 'ip' ? 'ipv4_addr' : 'ipv6_addr');
+export const loopback = (f: Family): { addr: string; len: number } =>
+  f === 'ip' ? { addr: '127.0.0.0', len: 8 } : { addr: '::1', len: 128 };
+
+/** Smallest number of slot chains for a namespace in use; grown to the next power of two. */
+export const MIN_SLOTS = 4;
+export const slotCount = (maxEndpoints: number): number => {
+  let n = MIN_SLOTS;
+  while (n < maxEndpoints) n *= 2;
+  return n;
+};

@@ -1,0 +1,33 @@
+// `nftproxy compile FILE`: print the ruleset (nft text), the exact transaction (nft JSON) or counts.
+
+import { Command, Option } from 'commander';
+import { compileText } from '../../compiler/index.js';
+import { rulesetToJson } from '../../compiler/nft/json.js';
+import { rulesetToText } from '../../compiler/nft/text.js';
+import { rulesetStats } from '../../ir/stats.js';
+import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
+import { readInput, reportProblems } from './io.js';
+
+export function compileCommand(out: (s: string) => void): Command {
+  const cmd = new Command('compile')
+    .description('compile a cluster dump (kubectl get services,endpointslices,nodes -A -o yaml) and print the rules')
+    .argument('<file>', 'YAML or JSON cluster dump, - for stdin')
+    .addOption(new Option('--format <format>', 'nft: the ruleset as nft list prints it; json: the nft -j -f transaction; stats: object counts').choices(['nft', 'json', 'stats']).default('nft'));
+  withCompileOptions(cmd);
+  return cmd.action((file: string, flags: RawCompileFlags & { format: 'nft' | 'json' | 'stats' }) => {
+    const opts = compileOptionsFrom(flags);
+    const { model, ruleset } = compileText(readInput(file), opts);
+    reportProblems(model.problems);
+    if (flags.format === 'json') out(JSON.stringify(rulesetToJson(ruleset)) + '\n');
+    else if (flags.format === 'stats') {
+      const s = rulesetStats(ruleset);
+      const lines = [
+        `servicePorts ${model.servicePorts.length}`,
+        `endpoints ${model.servicePorts.reduce((n, sp) => n + sp.endpoints.length, 0)}`,
+        `problems ${model.problems.length}`,
+        ...Object.entries(s).map(([k, v]) => `${k} ${v}`),
+      ];
+      out(lines.join('\n') + '\n');
+    } else out(rulesetToText(ruleset));
+  });
+}

@@ -1,0 +1,29 @@
+// Reading cluster dumps and reporting problems, shared by the CLI commands.
+
+import { readFileSync } from 'node:fs';
+import type { Problem } from '../../compiler/model/types.js';
+
+/** Exit codes: 0 ok (possibly with warnings), 1 failure while working, 2 unusable input or usage. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_UNUSABLE = 2;
+
+export class UsageError extends Error {}
+
+export function readInput(path: string): string {
+  try {
+    return path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
+export function formatProblem(p: Problem): string {
+  const who = [p.kind, p.namespace && p.name ? `${p.namespace}/${p.name}` : (p.name ?? '')].filter(Boolean).join(' ');
+  return `warning: ${who}${p.field ? ` ${p.field}` : ''}: ${p.message} (skipped)`;
+}
+
+export function reportProblems(problems: Problem[], stderr: NodeJS.WritableStream = process.stderr): void {
+  for (const p of problems) stderr.write(formatProblem(p) + '\n');
+}

@@ -1,0 +1,34 @@
+// The nftproxy command line. Each subcommand lives in its own module; this file only wires them.
+
+import { Command, CommanderError } from 'commander';
+import { InputError } from '../../compiler/model/load.js';
+import { compileCommand } from './compile.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_UNUSABLE, UsageError } from './io.js';
+
+export function buildProgram(out: (s: string) => void = (s) => process.stdout.write(s)): Command {
+  const program = new Command('nftproxy')
+    .description('Kubernetes service proxy compiled to an nftables datapath (static program + verdict maps)')
+    .exitOverride()
+    .showHelpAfterError();
+  program.addCommand(compileCommand(out));
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
+      return EXIT_UNUSABLE;
+    }
+    if (err instanceof InputError || err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return EXIT_UNUSABLE;
+    }
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT_FAILURE;
+  }
+}
