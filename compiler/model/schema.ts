@@ -204,7 +204,10 @@ export const serviceSchema = z
     if (ips.length > 2) issue(['spec', 'clusterIPs'], 'expected at most two cluster IPs (one per family)');
     const families = ips.map((ip) => ipFamily(ip));
     ips.forEach((ip, i) => {
-      if (families[i] === undefined) issue(['spec', 'clusterIPs', i], `expected an IP address, got ${JSON.stringify(ip)}`);
+      // Malformed literals were already reported by clusterIPValue; "" and "None" only fit first.
+      if (i > 0 && (ip === '' || ip === 'None')) {
+        issue(['spec', 'clusterIPs', i], `expected an IP address, got ${JSON.stringify(ip)}`);
+      }
     });
     if (ips.length === 2 && families[0] !== undefined && families[0] === families[1]) {
       issue(['spec', 'clusterIPs', 1], 'expected the second cluster IP to be of the other IP family');
