@@ -1,0 +1,55 @@
+// Limits of nft 1.0.6 and of the kernel that the emitters and the schema enforce. Exceeding most of
+// them does not produce an error in 1.0.6 but a crash, a silently different ruleset, or a listing
+// that cannot be loaded again (see shared/reference/nft-json.md, "Limits").
+
+/** Kernel NFT_NAME_MAXLEN is 256 including the NUL. */
+export const MAX_NAME_BYTES = 255;
+
+/**
+ * Names that are valid both in the kernel and as bare identifiers of the nft text grammar
+ * (the scanner's `string` token), so one name works in JSON and in text.
+ */
+export const NAME_PATTERN = /^[A-Za-z_.][A-Za-z0-9/_.-]{0,254}$/;
+
+/** JSON accepts up to 253, but a listing with a longer comment cannot be reloaded; 254+ crashes 1.0.6. */
+export const MAX_COMMENT_BYTES = 128;
+
+/**
+ * Comment characters that survive a text round trip: the text grammar has no escapes inside a quoted
+ * string, so `"` ends it, and control characters break the listing's line structure.
+ */
+export const COMMENT_PATTERN = /^[\x20\x21\x23-\x7e]*$/;
+
+/** Symbolic immediates (protocol names, ct states, fib types, literal addresses). No `/`: a CIDR
+ * string would be resolved through DNS, prefixes must be `{"prefix":...}` objects. */
+export const IMMEDIATE_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+
+export const MAX_PREFIX_LEN = { ip: 32, ip6: 128 } as const;
+
+export const MAX_MARK = 0xffffffff;
+export const MAX_PORT = 65535;
+
+/** Packet-path update statements give a set this size when none is declared. */
+export const DEFAULT_DYNAMIC_SET_SIZE = 65535;
+
+export function utf8Bytes(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+export function isValidName(name: string): boolean {
+  return NAME_PATTERN.test(name) && utf8Bytes(name) <= MAX_NAME_BYTES;
+}
+
+/**
+ * Makes any string (typically a Kubernetes `ns/name:port`) a safe comment: `"` becomes `'`, other
+ * unprintable or non-ASCII characters become `?`, and the result is cut to MAX_COMMENT_BYTES.
+ * Both emitters use this, so the JSON and the text forms carry the same comment.
+ */
+export function safeComment(raw: string): string {
+  const printable = raw.replace(/"/g, "'").replace(/[^\x20-\x7e]/g, '?');
+  return printable.length > MAX_COMMENT_BYTES ? printable.slice(0, MAX_COMMENT_BYTES) : printable;
+}
+
+export function isValidComment(comment: string): boolean {
+  return COMMENT_PATTERN.test(comment) && utf8Bytes(comment) <= MAX_COMMENT_BYTES;
+}
