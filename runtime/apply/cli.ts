@@ -45,9 +45,9 @@ export class CliApplier implements Applier {
     });
   }
 
-  private async runFile(root: NftJsonRoot, check: boolean): Promise<RunResult> {
+  private async runFile(root: NftJsonRoot, check: boolean, text = JSON.stringify(root)): Promise<RunResult> {
     const file = join(this.dir, `tx-${process.pid}-${this.seq++}.json`);
-    writeFileSync(file, JSON.stringify(root));
+    writeFileSync(file, text);
     try {
       return await this.run(check ? ['-c', '-j', '-f', file] : ['-j', '-f', file]);
     } finally {
@@ -57,13 +57,14 @@ export class CliApplier implements Applier {
 
   private async send(input: ApplyInput, check: boolean): Promise<void> {
     const root = await toJson(input, this.opts.encoder);
-    const r = await this.runFile(root, check);
+    const text = JSON.stringify(root);
+    const r = await this.runFile(root, check, text);
     if (r.code === 0) return;
     const checkOnly = async (prefix: NftJsonRoot): Promise<string | null> => {
       const c = await this.runFile(prefix, true);
       return c.code === 0 ? null : c.stderr || c.stdout;
     };
-    throw await toApplyError(root, r.stderr || r.stdout, check ? 'check' : 'transaction', checkOnly);
+    throw await toApplyError(root, r.stderr || r.stdout, check ? 'check' : 'transaction', checkOnly, text.length);
   }
 
   apply(input: ApplyInput): Promise<void> {

@@ -6,8 +6,9 @@
 import { cleanNftError, describeItem, failedIndex, summarize } from './describe.js';
 import { ApplyError, type NftJsonRoot } from './types.js';
 
-/** Beyond this many commands, bisecting costs more than it tells: we give a summary instead. */
+/** Beyond this size, bisecting costs more than it tells (each probe re-sends the prefix). */
 const MAX_BISECT_COMMANDS = 4096;
+const MAX_BISECT_BYTES = 4 << 20;
 
 /** Runs a check-only transaction; resolves to nft's error text, or null when it would succeed. */
 export type CheckRunner = (root: NftJsonRoot) => Promise<string | null>;
@@ -25,10 +26,16 @@ async function locateByBisection(root: NftJsonRoot, check: CheckRunner): Promise
   return bad - 1;
 }
 
-export async function toApplyError(root: NftJsonRoot, nftOutput: string, verb: string, check?: CheckRunner): Promise<ApplyError> {
+export async function toApplyError(
+  root: NftJsonRoot,
+  nftOutput: string,
+  verb: string,
+  check?: CheckRunner,
+  jsonBytes = 0,
+): Promise<ApplyError> {
   const reason = cleanNftError(nftOutput) || 'nft failed without a message';
   let index = failedIndex(nftOutput);
-  if (index === undefined && check && root.nftables.length <= MAX_BISECT_COMMANDS) {
+  if (index === undefined && check && root.nftables.length <= MAX_BISECT_COMMANDS && jsonBytes <= MAX_BISECT_BYTES) {
     try {
       index = await locateByBisection(root, check);
     } catch {

@@ -113,13 +113,14 @@ export class LibApplier implements Applier {
 
   private async send(input: ApplyInput, dryRun: boolean): Promise<void> {
     const root = await toJson(input, this.opts.encoder);
-    const r = await this.call(JSON.stringify(root), dryRun);
+    const text = JSON.stringify(root);
+    const r = await this.call(text, dryRun);
     if (r.rc === 0) return;
     const checkOnly = async (prefix: NftJsonRoot): Promise<string | null> => {
       const c = await this.call(JSON.stringify(prefix), true);
       return c.rc === 0 ? null : c.error || 'failed';
     };
-    throw await toApplyError(root, r.error, dryRun ? 'check' : 'transaction', checkOnly);
+    throw await toApplyError(root, r.error, dryRun ? 'check' : 'transaction', checkOnly, text.length);
   }
 
   apply(input: ApplyInput): Promise<void> {

@@ -1,0 +1,180 @@
+// The sync engine: keeps a mirror of what it last programmed and sends only the delta.
+//
+// Full sync (one transaction that replaces our tables atomically: `add table; delete table;`
+// rebuild) at the first sync, after any failure, after `syncPeriodMs`, on request, and when drift
+// was detected; otherwise `diffRulesets(mirror, desired)`, and nothing at all when that is empty.
+// A failed transaction changes nothing in the kernel (one netlink batch, all or nothing), so the
+// mirror stays right; we still distrust it and go full, immediately (retryFullOnFailure) or at
+// the next sync.
+
+import { diffRulesets } from '../../ir/diff.js';
+import { type Command, fullTransaction, type Transaction } from '../../ir/transaction.js';
+import type { Family, Ruleset } from '../../ir/types.js';
+import type { Applier } from '../apply/types.js';
+import { canaryGuard, canaryMatches, DEFAULT_CANARY_SET, newEpoch, withCanary } from './canary.js';
+
+export interface SyncEngineOptions {
+  applier: Applier;
+  /** Full resync period; kube-proxy's default is 1 h. */
+  syncPeriodMs?: number;
+  /** On a sync with nothing to send, probe the canary at most this often (0 = every time). */
+  driftProbeIntervalMs?: number;
+  /** After a failed partial sync, try a full one in the same call (repairs drift at once). */
+  retryFullOnFailure?: boolean;
+  /** Our tables that may exist from an earlier run and must go when `desired` lacks them. */
+  ownedTables?: { family: Family; name: string }[];
+  canarySet?: string;
+  now?: () => number;
+}
+
+export type SyncKind = 'full' | 'partial' | 'noop';
+
+export interface SyncResult {
+  kind: SyncKind;
+  /** IR commands sent (0 for noop). */
+  commands: number;
+  durationMs: number;
+  /** Why a full sync happened (start, period, drift, failure, requested). */
+  reason?: string;
+  /** Set when a partial transaction failed and this result is the full sync that recovered. */
+  recoveredFrom?: string;
+}
+
+export class SyncError extends Error {
+  constructor(message: string, readonly kind: Exclude<SyncKind, 'noop'>, override readonly cause: unknown) {
+    super(message);
+    this.name = 'SyncError';
+  }
+}
+
+const tableId = (t: { family: Family; name: string }): string => `${t.family} ${t.name}`;
+
+export class SyncEngine {
+  private mirror: Ruleset | null = null;
+  private epoch = 0;
+  private fullReason: string | null = 'start';
+  private lastFullAt = 0;
+  private lastProbeAt = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly canary: string;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: SyncEngineOptions) {
+    this.canary = opts.canarySet ?? DEFAULT_CANARY_SET;
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  /** What the engine believes the kernel holds (with the canary); null before the first sync. */
+  get programmed(): Ruleset | null {
+    return this.mirror;
+  }
+
+  /** Forces the next sync to be a full one. */
+  requestFullSync(reason: string): void {
+    this.fullReason ??= reason;
+  }
+
+  sync(desired: Ruleset, options: { full?: boolean } = {}): Promise<SyncResult> {
+    const run = (): Promise<SyncResult> => this.syncNow(desired, options.full === true);
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Cheap drift check: one `list set` of the canary per table. Returns a description of the
+   * drift (and schedules a full sync) or null when every table is as we left it.
+   */
+  async checkDrift(): Promise<string | null> {
+    if (!this.mirror) return null;
+    this.lastProbeAt = this.now();
+    for (const t of this.mirror.tables) {
+      const elems = await this.opts.applier.listSetElements(t.family, t.name, this.canary, false);
+      if (!canaryMatches(elems, this.epoch)) {
+        const drift = elems === null ? `table ${tableId(t)} is gone` : `table ${tableId(t)} was flushed or replaced`;
+        this.requestFullSync(`drift: ${drift}`);
+        return drift;
+      }
+    }
+    return null;
+  }
+
+  private fullReasonNow(forced: boolean): string | null {
+    if (forced) return 'requested';
+    if (this.fullReason) return this.fullReason;
+    if (this.now() - this.lastFullAt >= (this.opts.syncPeriodMs ?? 3_600_000)) return 'period';
+    return null;
+  }
+
+  private async syncNow(desired: Ruleset, forced: boolean): Promise<SyncResult> {
+    const start = this.now();
+    const reason = this.fullReasonNow(forced);
+    if (reason) return this.full(desired, reason, start);
+
+    const target = withCanary(desired, this.canary, this.epoch);
+    const mirror = this.mirror as Ruleset;
+    const delta = diffRulesets(mirror, target);
+    if (delta.commands.length === 0) {
+      const probeEvery = this.opts.driftProbeIntervalMs ?? 30_000;
+      if (this.now() - this.lastProbeAt >= probeEvery) {
+        const drift = await this.checkDrift();
+        if (drift) return this.full(desired, `drift: ${drift}`, start);
+      }
+      return { kind: 'noop', commands: 0, durationMs: this.now() - start };
+    }
+    const guarded = this.guard(delta, mirror, target);
+    try {
+      await this.opts.applier.apply(guarded);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.requestFullSync(`partial sync failed: ${msg}`);
+      if (this.opts.retryFullOnFailure ?? true) {
+        const res = await this.full(desired, `partial sync failed`, start);
+        return { ...res, recoveredFrom: msg };
+      }
+      throw new SyncError(`partial sync failed (next sync is full): ${msg}`, 'partial', err);
+    }
+    this.mirror = target;
+    return { kind: 'partial', commands: guarded.commands.length, durationMs: this.now() - start };
+  }
+
+  /** Prefixes the canary guard of every table the delta touches that the mirror has. */
+  private guard(delta: Transaction, mirror: Ruleset, target: Ruleset): Transaction {
+    const known = new Set(mirror.tables.map(tableId));
+    const touched = new Set(delta.commands.map((c) => `${c.family} ${c.table}`));
+    const guards: Command[] = [];
+    for (const t of target.tables) {
+      if (known.has(tableId(t)) && touched.has(tableId(t))) guards.push(...canaryGuard(t, this.canary, this.epoch));
+    }
+    return { commands: [...guards, ...delta.commands] };
+  }
+
+  private async full(desired: Ruleset, reason: string, start: number): Promise<SyncResult> {
+    const epoch = newEpoch();
+    const target = withCanary(desired, this.canary, epoch);
+    const tx = fullTransaction(target);
+    // Tables of ours that `desired` no longer has: `add` first so `delete` cannot hit ENOENT.
+    const wanted = new Set(target.tables.map(tableId));
+    const stale = new Map<string, { family: Family; name: string }>();
+    for (const t of [...(this.opts.ownedTables ?? []), ...(this.mirror?.tables ?? [])]) {
+      if (!wanted.has(tableId(t))) stale.set(tableId(t), { family: t.family, name: t.name });
+    }
+    for (const t of stale.values()) {
+      tx.commands.push({ op: 'add', what: 'table', family: t.family, table: t.name });
+      tx.commands.push({ op: 'delete', what: 'table', family: t.family, table: t.name });
+    }
+    try {
+      await this.opts.applier.apply(tx);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.fullReason = `full sync failed: ${msg}`;
+      throw new SyncError(`full sync (${reason}) failed; the kernel keeps the previous ruleset: ${msg}`, 'full', err);
+    }
+    this.mirror = target;
+    this.epoch = epoch;
+    this.fullReason = null;
+    this.lastFullAt = this.now();
+    this.lastProbeAt = this.lastFullAt;
+    return { kind: 'full', commands: tx.commands.length, durationMs: this.now() - start, reason };
+  }
+}
