@@ -4,7 +4,7 @@
 // fresh kernel-chosen source port, hence a new conntrack entry and a new load-balancing decision.
 
 import { exec } from './netns.js';
-import { CLIENT_BATCH_SCRIPT, SCTP_BATCH_SCRIPT, type EchoReply } from './echo-server.js';
+import { CLIENT_BATCH_SCRIPT, NODE_BIN, PYTHON_BIN, SCTP_BATCH_SCRIPT, type EchoReply } from './echo-server.js';
 
 export type Proto = 'tcp' | 'udp' | 'sctp';
 
@@ -91,8 +91,8 @@ export async function requestBatch(
     return JSON.parse(r.stdout) as RawResult[];
   };
   const [nodeRes, sctpRes] = await Promise.all([
-    runHelper(['node', CLIENT_BATCH_SCRIPT], nodeIdx),
-    runHelper(['python3', SCTP_BATCH_SCRIPT], sctpIdx),
+    runHelper([NODE_BIN, CLIENT_BATCH_SCRIPT], nodeIdx),
+    runHelper([PYTHON_BIN, SCTP_BATCH_SCRIPT], sctpIdx),
   ]);
   const out = new Array<RequestResult>(normalized.length);
   nodeIdx.forEach((i, k) => (out[i] = toResult(nodeRes[k])));

@@ -3,6 +3,7 @@
 // one JSON line (see EchoReply) and are killed when stopped or when the namespace is destroyed.
 
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exec, spawnIn } from './netns.js';
 
@@ -48,6 +49,10 @@ export const SCTP_ECHO_SCRIPT = `${SCRIPTS}sctp_echo.py`;
 export const CLIENT_BATCH_SCRIPT = `${SCRIPTS}client-batch.mjs`;
 export const SCTP_BATCH_SCRIPT = `${SCRIPTS}sctp_batch.py`;
 
+// The same Node binary that runs the tests; Debian's python3 directly (a pyenv shim costs ~300 ms).
+export const NODE_BIN = process.execPath;
+export const PYTHON_BIN = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
 let sctpCache: boolean | undefined;
 /**
  * Whether this kernel can open SCTP sockets (SCTP support is kernel-wide, so the answer is the
@@ -57,7 +62,7 @@ export async function sctpSupported(ns: string): Promise<boolean> {
   if (sctpCache === undefined) {
     const r = await exec(
       ns,
-      ['python3', '-c', 'import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP)'],
+      [PYTHON_BIN, '-c', 'import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP)'],
       { check: false },
     );
     sctpCache = r.code === 0;
@@ -83,14 +88,14 @@ export async function startEchoServer(ns: string, opts: EchoServerOptions): Prom
     const waits: Promise<void>[] = [];
     if ((opts.tcp?.length ?? 0) + (opts.udp?.length ?? 0) > 0) {
       const cfg = JSON.stringify({ name: opts.name, tcp: opts.tcp ?? [], udp: opts.udp ?? [] });
-      const c = spawnIn(ns, ['node', ECHO_SERVER_SCRIPT, cfg]);
+      const c = spawnIn(ns, [NODE_BIN, ECHO_SERVER_SCRIPT, cfg]);
       children.push(c);
       waits.push(waitReady(c, `echo server ${opts.name} in ${ns}`));
     }
     if ((opts.sctp?.length ?? 0) > 0) {
       if (!(await sctpSupported(ns))) throw new SctpUnsupportedError(ns);
       const cfg = JSON.stringify({ name: opts.name, sctp: opts.sctp });
-      const c = spawnIn(ns, ['python3', SCTP_ECHO_SCRIPT, cfg]);
+      const c = spawnIn(ns, [PYTHON_BIN, SCTP_ECHO_SCRIPT, cfg]);
       children.push(c);
       waits.push(waitReady(c, `sctp echo server ${opts.name} in ${ns}`));
     }

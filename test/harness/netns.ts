@@ -70,7 +70,7 @@ export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Ex
 }
 
 /** Run argv inside namespace `ns` (`ip netns exec ns …`). */
-export function exec(ns: string, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export async function exec(ns: string, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   assertOurs(ns);
   return run(['ip', 'netns', 'exec', ns, ...argv], opts);
 }
