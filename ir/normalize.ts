@@ -41,11 +41,20 @@ export function elementPayloadKey(e: Element): string {
   return out;
 }
 
+function sameScalar(a: Scalar, b: Scalar): boolean {
+  if (a === b) return true;
+  if (typeof a === 'string' && typeof b === 'string') {
+    // Only IPv6 spellings differ in case; anything else that is not === is a different value.
+    return a.length === b.length && a.includes(':') && a.toLowerCase() === b.toLowerCase();
+  }
+  return scalarKey(a) === scalarKey(b);
+}
+
 /** Structural equality of two values without allocating (the diff's hot loop). */
 export function sameValue(a: Value, b: Value): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object') {
-    return (typeof a === 'object' || typeof b === 'object') ? false : scalarKey(a) === scalarKey(b);
+    return typeof a === 'object' || typeof b === 'object' ? false : sameScalar(a, b);
   }
   if ('concat' in a) {
     if (!('concat' in b) || a.concat.length !== b.concat.length) return false;
@@ -61,9 +70,9 @@ function sameData(a: Element['data'], b: Element['data']): boolean {
   if (a === undefined || b === undefined) return false;
   if (typeof a === 'object' || typeof b === 'object') {
     if (typeof a !== 'object' || typeof b !== 'object') return false;
-    return verdictKey(a) === verdictKey(b);
+    return a.kind === b.kind && (a.kind === 'jump' || a.kind === 'goto' ? a.target === (b as { target: string }).target : true);
   }
-  return scalarKey(a) === scalarKey(b);
+  return sameScalar(a, b);
 }
 
 /** Same key and same payload: nothing to send for this element. */

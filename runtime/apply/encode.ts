@@ -1,21 +1,8 @@
-// IR Transaction → nft JSON, through compiler/nft/json.ts when no encoder is injected.
-// Loaded lazily so that the appliers also serve callers that only ever pass JSON.
+// IR Transaction → nft JSON through compiler/nft/json.ts (validated by its zod schema), unless an
+// encoder is injected.
 
-import type { Transaction } from '../../ir/transaction.js';
+import { transactionToJson } from '../../compiler/nft/json.js';
 import type { ApplyInput, Encoder, NftJsonRoot } from './types.js';
-
-let defaultEncoder: Encoder | undefined;
-
-async function loadDefaultEncoder(): Promise<Encoder> {
-  if (!defaultEncoder) {
-    // A variable specifier keeps this module compilable while the emitter is written in parallel.
-    const spec = '../../compiler/nft/json.js';
-    const mod = (await import(/* @vite-ignore */ spec)) as { transactionToJson?: (tx: Transaction) => NftJsonRoot };
-    if (typeof mod.transactionToJson !== 'function') throw new Error('compiler/nft/json.js does not export transactionToJson');
-    defaultEncoder = mod.transactionToJson;
-  }
-  return defaultEncoder;
-}
 
 export function isJsonRoot(input: ApplyInput): input is NftJsonRoot {
   return 'nftables' in input;
@@ -23,5 +10,5 @@ export function isJsonRoot(input: ApplyInput): input is NftJsonRoot {
 
 export async function toJson(input: ApplyInput, encoder?: Encoder): Promise<NftJsonRoot> {
   if (isJsonRoot(input)) return input;
-  return (encoder ?? (await loadDefaultEncoder()))(input);
+  return (encoder ?? transactionToJson)(input);
 }
