@@ -26,9 +26,9 @@ export function familyBits(family: IpFamilyNumber): number {
 }
 
 function parseV4(s: string): bigint {
-  let v = 0n;
-  for (const part of s.split('.')) v = (v << 8n) | BigInt(Number(part));
-  return v;
+  let v = 0;
+  for (const part of s.split('.')) v = v * 256 + Number(part);
+  return BigInt(v);
 }
 
 function parseV6(s: string): bigint | undefined {

@@ -9,7 +9,7 @@
 // resolved named and numeric targetPorts per pod). Only the first address of an endpoint counts.
 
 import type { z } from 'zod';
-import { compareIps, ipFamily, normalizeCidr, normalizeIp, parseCidr } from '../../ir/ip.js';
+import { bigIntToIp, ipFamily, ipToBigInt, normalizeCidr, normalizeIp, parseCidr, parseIp } from '../../ir/ip.js';
 import { categorizeEndpoints } from './categorize.js';
 import {
   SERVICE_NAME_LABEL,
@@ -54,14 +54,36 @@ export function formatPath(path: readonly PathItem[]): string {
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Kubernetes treats an explicit null as an absent field; so do we (YAML `field:` is null). */
+/**
+ * Kubernetes treats an explicit null as an absent field; so do we (YAML `field:` is null).
+ * Copy-on-write: objects without nulls are returned as they are, so large dumps cost no copies.
+ */
 function dropNulls(v: unknown, depth = 0): unknown {
   if (depth > 64) return undefined; // defends against pathological (aliased/cyclic) input
-  if (Array.isArray(v)) return v.map((x) => dropNulls(x, depth + 1));
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      const y = dropNulls(x, depth + 1);
+      if (y !== x && out === undefined) out = v.slice(0, i);
+      if (out !== undefined) out.push(y);
+    }
+    return out ?? v;
+  }
   if (isRecord(v)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== null) out[k] = dropNulls(x, depth + 1);
-    return out;
+    let out: Record<string, unknown> | undefined;
+    const keys = Object.keys(v);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      const x = v[k];
+      const y = x === null ? undefined : dropNulls(x, depth + 1);
+      if (y !== x && out === undefined) {
+        out = {};
+        for (let j = 0; j < i; j++) out[keys[j] as string] = v[keys[j] as string];
+      }
+      if (out !== undefined && x !== null) out[k] = y;
+    }
+    return out ?? v;
   }
   return v;
 }
@@ -174,18 +196,18 @@ function parseSlice(raw: Record<string, unknown>, log: ProblemLog): { service: s
     const ep = r.data;
     // Consumers use only the first address (the API documents the others as unused).
     const addr = ep.addresses[0] ?? '';
-    const ip = normalizeIp(addr);
+    const parsed = parseIp(addr);
     const field = formatPath(['endpoints', i, 'addresses', 0]);
-    if (ip === undefined) {
+    if (parsed === undefined) {
       log.add(id, field, `expected an ${es.addressType} address, got ${JSON.stringify(addr)}; endpoint skipped`);
       return;
     }
-    if (ipFamily(ip) !== family) {
+    if (parsed.family !== family) {
       log.add(id, field, `expected an ${es.addressType} address (the slice's addressType), got ${addr}; endpoint skipped`);
       return;
     }
     const out: SliceEndpoint = {
-      ip,
+      ip: bigIntToIp(parsed.value, parsed.family),
       ready: ep.conditions.ready ?? true,
       serving: ep.conditions.serving ?? true,
       terminating: ep.conditions.terminating ?? false,
@@ -263,7 +285,11 @@ function mergeEndpoints(slices: Slice[], family: IpFamily, portName: string, pro
       byIp.set(e.ip, ep);
     }
   }
-  return [...byIp.values()].sort((a, b) => compareIps(a.ip, b.ip) || a.port - b.port);
+  // Decorate-sort: parsing addresses inside the comparator would dominate at scale.
+  return [...byIp.values()]
+    .map((e) => ({ e, key: ipToBigInt(e.ip) ?? 0n }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.e.port - b.e.port))
+    .map((x) => x.e);
 }
 
 function uniqueOfFamily(values: string[], family: IpFamily, normalize: (s: string) => string | undefined): string[] {
