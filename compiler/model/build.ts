@@ -121,13 +121,13 @@ class ProblemLog {
 // ---------------------------------------------------------------------------------------------
 // Parsed, validated pieces
 
-interface SlicePort {
+export interface SlicePort {
   name: string;
   protocol: Protocol;
   port: number;
 }
 
-interface SliceEndpoint {
+export interface SliceEndpoint {
   ip: string;
   nodeName?: string;
   zone?: string;
@@ -137,7 +137,8 @@ interface SliceEndpoint {
   hintZones?: string[];
 }
 
-interface Slice {
+/** A validated EndpointSlice, reduced to what endpoint resolution needs. */
+export interface EndpointSliceInfo {
   name: string;
   family: IpFamily;
   ports: SlicePort[];
@@ -146,7 +147,7 @@ interface Slice {
 
 const toProtocol = (p: 'TCP' | 'UDP' | 'SCTP'): Protocol => p.toLowerCase() as Protocol;
 
-function parseSlice(raw: Record<string, unknown>, log: ProblemLog): { service: string; slice: Slice } | undefined {
+function parseSlice(raw: Record<string, unknown>, log: ProblemLog): { service: string; slice: EndpointSliceInfo } | undefined {
   const id = identityOf('EndpointSlice', raw, true);
   const top = endpointSliceSchema.safeParse(raw);
   if (!top.success) {
@@ -262,7 +263,7 @@ function resolveNode(nodes: Map<string, Record<string, unknown>>, options: Compi
   return info;
 }
 
-function mergeEndpoints(slices: Slice[], family: IpFamily, portName: string, protocol: Protocol, nodeName: string | undefined): Endpoint[] {
+function mergeEndpoints(slices: EndpointSliceInfo[], family: IpFamily, portName: string, protocol: Protocol, nodeName: string | undefined): Endpoint[] {
   const byIp = new Map<string, Endpoint>();
   for (const slice of slices) {
     if (slice.family !== family) continue;
@@ -303,7 +304,7 @@ function uniqueOfFamily(values: string[], family: IpFamily, normalize: (s: strin
   return out;
 }
 
-function servicePortsOf(svc: ServiceObject, slices: Slice[], node: NodeInfo): ServicePort[] {
+function servicePortsOf(svc: ServiceObject, slices: EndpointSliceInfo[], node: NodeInfo): ServicePort[] {
   const { spec, metadata } = svc;
   if (spec.type === 'ExternalName') return [];
   const clusterIPs = spec.clusterIPs ?? (spec.clusterIP !== undefined ? [spec.clusterIP] : []);
@@ -362,7 +363,7 @@ const KIND_API_VERSIONS: Record<string, (apiVersion: unknown) => boolean> = {
 export function buildModel(objects: readonly unknown[], options: CompileOptions = defaultCompileOptions): ClusterModel {
   const log = new ProblemLog();
   const services = new Map<string, ServiceObject>();
-  const slicesByService = new Map<string, Slice[]>();
+  const slicesByService = new Map<string, EndpointSliceInfo[]>();
   const sliceNames = new Set<string>();
   const nodes = new Map<string, Record<string, unknown>>();
 
@@ -420,9 +421,55 @@ export function buildModel(objects: readonly unknown[], options: CompileOptions 
   for (const key of keys) {
     const svc = services.get(key);
     if (svc === undefined) continue;
-    // Sorted by slice name so that "first seen wins" does not depend on the input order.
-    const slices = [...(slicesByService.get(key) ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    servicePorts.push(...servicePortsOf(svc, slices, node));
+    // servicePortsFor sorts slices by name so that "first seen wins" does not depend on input order.
+    servicePorts.push(...servicePortsFor(svc, slicesByService.get(key) ?? [], node));
   }
   return { servicePorts, node, problems: log.problems };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-object entry points, for callers that keep state between syncs (the watch-driven proxier):
+// validate one object when it changes, rebuild only the service ports of the services it touches.
+// buildModel is exactly these steps over a whole snapshot.
+
+export interface Validated<T> {
+  value?: T;
+  problems: Problem[];
+}
+
+/** Validates one v1 Service; `value` is undefined when it is invalid (see `problems`). */
+export function validateService(raw: unknown): Validated<ServiceObject> {
+  const log = new ProblemLog();
+  const obj = dropNulls(raw);
+  if (!isRecord(obj)) return { problems: [{ kind: 'Service', message: 'expected a Service object' }] };
+  const r = serviceSchema.safeParse(obj);
+  if (!r.success) log.addIssues(identityOf('Service', obj, true), [], r.error);
+  return r.success ? { value: r.data, problems: log.problems } : { problems: log.problems };
+}
+
+/**
+ * Validates one EndpointSlice. `value` is undefined for FQDN slices and invalid ones; `service`
+ * is the `namespace/name` key of the Service it belongs to.
+ */
+export function validateEndpointSlice(raw: unknown): Validated<{ service: string; slice: EndpointSliceInfo }> {
+  const log = new ProblemLog();
+  const obj = dropNulls(raw);
+  if (!isRecord(obj)) return { problems: [{ kind: 'EndpointSlice', message: 'expected an EndpointSlice object' }] };
+  const parsed = parseSlice(obj, log);
+  return parsed === undefined ? { problems: log.problems } : { value: parsed, problems: log.problems };
+}
+
+/** Node facts from the options and (when it is the node we compile for) the Node object. */
+export function nodeInfoFrom(nodeObject: unknown, options: CompileOptions): Validated<NodeInfo> {
+  const log = new ProblemLog();
+  const obj = dropNulls(nodeObject);
+  const nodes = new Map<string, Record<string, unknown>>();
+  if (isRecord(obj) && options.nodeName !== undefined) nodes.set(options.nodeName, obj);
+  return { value: resolveNode(nodes, options, log), problems: log.problems };
+}
+
+/** The service ports of one validated Service, from the validated slices that name it. */
+export function servicePortsFor(service: ServiceObject, slices: readonly EndpointSliceInfo[], node: NodeInfo): ServicePort[] {
+  const sorted = [...slices].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return servicePortsOf(service, sorted, node);
 }

@@ -1,6 +1,18 @@
 // Public API of compiler/model: load Kubernetes objects, validate them, build the service model.
 export { loadObjects, InputError, type LoadedObjects } from './load.js';
-export { buildModel, formatPath, DEFAULT_AFFINITY_TIMEOUT_SECONDS } from './build.js';
+export {
+  buildModel,
+  formatPath,
+  validateService,
+  validateEndpointSlice,
+  nodeInfoFrom,
+  servicePortsFor,
+  DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+  type EndpointSliceInfo,
+  type SlicePort,
+  type SliceEndpoint,
+  type Validated,
+} from './build.js';
 export { categorizeEndpoints, useZoneHints, type EndpointCategories } from './categorize.js';
 export {
   serviceSchema,
