@@ -53,3 +53,29 @@ export function safeComment(raw: string): string {
 export function isValidComment(comment: string): boolean {
   return COMMENT_PATTERN.test(comment) && utf8Bytes(comment) <= MAX_COMMENT_BYTES;
 }
+
+/**
+ * Words the nft 1.0.6 text scanner turns into keywords (globally, or in the scanner states our
+ * statements enter: ip, ip6, th, tcp, meta, ct, numgen, fib, nat, reject, counter, `@`). A name
+ * equal to one of them is fine in JSON but a syntax error in text, where identifiers cannot be
+ * quoted; names merely containing them (`counter-x`, `services`) are fine (longest match).
+ */
+export const TEXT_KEYWORDS: ReadonlySet<string> = new Set(
+  `eq ne le lt ge gt lshift rshift xor and or not vmap include define redefine undefine describe
+  hook device devices table chain rule set element map flowtable handle ruleset socket tproxy
+  accept drop continue jump goto return to inet netdev add replace update create insert delete get
+  list reset flush rename import export monitor destroy position index comment constant interval
+  dynamic auto-merge timeout gc-interval elements expires policy size flow offload meter counter
+  name packets bytes last log prefix queue limit quota over hour day reject with icmpx snat dnat
+  masquerade redirect random fully-random persistent port ll nh th bridge ether saddr daddr type
+  typeof vlan id arp ip version hdrlength dscp ecn length frag-off ttl protocol checksum lsrr rr
+  ssrr ra ptr value option options ackseq doff window urgptr echo eol maxseg mss nop noop sack sack0
+  sack1 sack2 sack3 sack-permitted sack-perm timestamp fastopen mptcp md5sig left right count tsval
+  tsecr subtype time icmp icmpv6 sequence reserved igmp ip6 priority flowlabel hoplimit nexthdr ah
+  esp comp flags udp udplite vxlan vni geneve gre gretap tcp dccp sctp sport dport rt rt0 rt2 srh
+  addr hbh frag dst mh meta mark iif iifname iiftype oif oifname oiftype skuid skgid nftrace
+  rtclassid ibriport ibrname obriport obrname pkttype cpu iifgroup oifgroup cgroup ct avgpkt l3proto
+  proto-src proto-dst zone original reply direction event expectation expiration helper helpers
+  label state status numgen inc jhash symhash seed mod offset dup fwd fib check osf synproxy tunnel
+  notrack all exists missing exthdr ipsec secmark xt`.split(/\s+/),
+);

@@ -6,6 +6,7 @@
 import type { Transaction } from '../../ir/transaction.js';
 import type { Ruleset } from '../../ir/types.js';
 import { rulesetToJson, transactionToJson } from './json.js';
+import { TEXT_KEYWORDS } from './limits.js';
 import type {
   NftChain,
   NftCommand,
@@ -37,6 +38,7 @@ export function rulesetToText(ruleset: Ruleset): string {
     return parts;
   };
   for (const cmd of rulesetToJson(ruleset).nftables) {
+    assertTextNames(cmd);
     if (!('add' in cmd)) continue;
     const obj = cmd.add;
     if ('table' in obj) partsOf(obj.table.family, obj.table.name);
@@ -58,8 +60,28 @@ export function rulesetToText(ruleset: Ruleset): string {
 export function transactionToText(tx: Transaction): string {
   return transactionToJson(tx)
     .nftables.filter((cmd): cmd is NftCommand => !('metainfo' in cmd))
-    .map((cmd) => commandText(cmd) + '\n')
+    .map((cmd) => {
+      assertTextNames(cmd);
+      return commandText(cmd) + '\n';
+    })
     .join('');
+}
+
+/**
+ * Text identifiers cannot be quoted, so a name that is an nft keyword cannot be printed. The JSON
+ * is walked as data: every name sits under a `name`/`table`/`chain`/`target` key or in an `@ref`.
+ */
+function assertTextNames(cmd: unknown): void {
+  const visit = (v: unknown, key: string | undefined): void => {
+    if (typeof v === 'string' && key !== 'comment') {
+      const name = v.startsWith('@') ? v.slice(1) : ['name', 'table', 'chain', 'target'].includes(key ?? '') ? v : undefined;
+      if (name !== undefined && TEXT_KEYWORDS.has(name)) {
+        throw new Error(`"${name}" is an nft keyword and cannot be used as a name in nft text syntax`);
+      }
+    } else if (Array.isArray(v)) v.forEach((x) => visit(x, undefined));
+    else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) visit(x, k);
+  };
+  visit(cmd, undefined);
 }
 
 // ---------------------------------------------------------------------------------------------

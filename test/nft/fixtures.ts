@@ -4,6 +4,8 @@
 import type { Chain, Expr, Rule, Ruleset, SetDef, Stmt, Table } from '../../ir/types.js';
 
 export const MASQ_MARK = 0x4000;
+/** A chain name in kube-proxy's nftables style: slashes, dots and underscores in an identifier. */
+export const KUBE_STYLE_CHAIN = 'endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80';
 
 const ip4daddr: Expr = { kind: 'payload', protocol: 'ip', field: 'daddr' };
 const ip4saddr: Expr = { kind: 'payload', protocol: 'ip', field: 'saddr' };
@@ -50,6 +52,7 @@ export function ipv4Table(name = 'nftproxy'): Table {
         { key: { concat: ['10.96.0.11', 'udp', 53] }, data: { kind: 'drop' }, comment: 'kube-system/"dns":\tdns' },
         { key: { concat: ['10.96.0.12', 'tcp', 443] }, data: { kind: 'accept' } },
         { key: { concat: ['10.96.0.13', 'sctp', 9000] }, data: { kind: 'jump', target: 'ep-b' } },
+        { key: { concat: ['10.96.0.15', 'tcp', 80] }, data: { kind: 'goto', target: KUBE_STYLE_CHAIN } },
       ],
     },
     {
@@ -108,6 +111,7 @@ export function ipv4Table(name = 'nftproxy'): Table {
       ],
     },
     { name: 'ep-b', rules: [rule(undefined, isTcp, { kind: 'dnat', family: 'ip', addr: { kind: 'const', value: '10.244.2.7' }, port: { kind: 'const', value: 8080 } })] },
+    { name: KUBE_STYLE_CHAIN, rules: [rule('ns1/svc1:p80', isTcp, { kind: 'dnat', family: 'ip', addr: { kind: 'const', value: '10.180.0.1' }, port: { kind: 'const', value: 80 } })] },
     { name: 'ep-c', rules: [rule(undefined, { kind: 'dnat', family: 'ip', addr: { kind: 'const', value: '10.244.2.8' } })] },
     masquerading(),
     {

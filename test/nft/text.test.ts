@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { transactionToJson } from '../../compiler/nft/json.js';
 import { rulesetToText, transactionToText } from '../../compiler/nft/text.js';
 import type { Transaction } from '../../ir/transaction.js';
 import { fullRuleset, ipv4Table } from './fixtures.js';
@@ -18,7 +19,8 @@ describe('IR → nft text: ruleset blocks', () => {
       '\tmap service-ips {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n',
       'elements = { 10.96.0.10 . tcp . 80 comment "default/web:http" : goto svc-web,',
       '10.96.0.12 . tcp . 443 : accept',
-      '10.96.0.13 . sctp . 9000 : jump ep-b }',
+      '10.96.0.13 . sctp . 9000 : jump ep-b,',
+      '10.96.0.15 . tcp . 80 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 }',
       '\t\ttype nat hook prerouting priority -100; policy accept;\n',
       '\t\tip daddr . meta l4proto . th dport vmap @service-ips comment "dispatch on ip daddr . proto . port"\n',
       '\t\tnumgen random mod 2 vmap { 0 : goto ep-a, 1 : goto ep-b } comment "default/web:http"\n',
@@ -89,6 +91,26 @@ describe('IR → nft text: transactions', () => {
       'delete table ip t',
       '',
     ]);
+  });
+
+  it('refuses names that are nft keywords (identifiers cannot be quoted in text), JSON keeps them', () => {
+    const tx: Transaction = {
+      commands: [
+        { op: 'add', what: 'table', family: 'ip', table: 't' },
+        { op: 'add', what: 'chain', family: 'ip', table: 't', chain: { name: 'counter' } },
+      ],
+    };
+    expect(() => transactionToText(tx)).toThrow(/"counter" is an nft keyword/);
+    expect(() => transactionToJson(tx)).not.toThrow();
+    const jumpTo = (target: string): Transaction => ({
+      commands: [{ op: 'add', what: 'rule', family: 'ip', table: 't', chain: 'c', rule: { stmts: [{ kind: 'verdict', verdict: { kind: 'goto', target } }], comment: '@counter' } }],
+    });
+    expect(() => transactionToText(jumpTo('mod'))).toThrow(/keyword/);
+    expect(transactionToText(jumpTo('counter-x'))).toBe('add rule ip t c goto counter-x comment "@counter"\n');
+    const setRef: Transaction = {
+      commands: [{ op: 'add', what: 'rule', family: 'ip', table: 't', chain: 'c', rule: { stmts: [{ kind: 'vmap', key: { kind: 'meta', key: 'mark' }, map: 'll' }] } }],
+    };
+    expect(() => transactionToText(setRef)).toThrow(/"ll"/);
   });
 
   it('refuses what the JSON emitter refuses', () => {
