@@ -1,0 +1,213 @@
+// The proxier daemon: watches → store → (coalesced) compile → SyncEngine → kernel, with the
+// health, metrics and health-check node port servers and UDP conntrack cleanup around it.
+// Stopping leaves the rules in place (like kube-proxy): a restarting daemon takes the table over
+// with one atomic full sync, so traffic is never unproxied.
+
+import type { KubeConfig } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
+import { compileObjects } from '../../compiler/index.js';
+import type { Problem, ServicePort } from '../../compiler/model/types.js';
+import type { Family } from '../../ir/types.js';
+import { createApplier } from '../apply/index.js';
+import type { Applier } from '../apply/types.js';
+import { deleteStaleUdpFlows } from '../conntrack/udp.js';
+import type { Listening } from '../health/http.js';
+import { listen, splitHostPort } from '../health/http.js';
+import { HealthCheckServers, healthCheckServices } from '../health/nodeports.js';
+import { ProxierHealth } from '../health/proxier.js';
+import { kubeConfigFrom } from '../kube/client.js';
+import { ObjectStore, type KubeObjectLike } from '../kube/store.js';
+import { errorText, startWatches, type Watches } from '../kube/watch.js';
+import { DaemonMetrics } from '../metrics/metrics.js';
+import { SyncEngine, type SyncResult } from '../sync/index.js';
+import type { DaemonConfig } from './config.js';
+import { SyncLoop } from './loop.js';
+
+export interface DaemonDeps {
+  log?: Logger;
+  applier?: Applier;
+  kubeConfig?: KubeConfig;
+  /** Skip UDP conntrack cleanup (e.g. where conntrack-tools is missing). */
+  conntrack?: boolean;
+  /** Bind address of health-check node port servers. */
+  healthCheckHost?: string;
+}
+
+export interface SyncSummary extends SyncResult {
+  servicePorts: number;
+  endpoints: number;
+  problems: number;
+}
+
+export function tablesOf(name: string): { family: Family; name: string }[] {
+  return [
+    { family: 'ip', name },
+    { family: 'ip6', name },
+  ];
+}
+
+function problemText(p: Problem): string {
+  const who = [p.kind, p.namespace && p.name ? `${p.namespace}/${p.name}` : (p.name ?? '')].filter(Boolean).join(' ');
+  return `${who}${p.field ? ` ${p.field}` : ''}: ${p.message}`;
+}
+
+export class Daemon {
+  readonly store = new ObjectStore();
+  readonly metrics = new DaemonMetrics({ defaultMetrics: true });
+  readonly health: ProxierHealth;
+  readonly log: Logger;
+  private readonly loop: SyncLoop;
+  private readonly hc: HealthCheckServers;
+  private applier?: Applier;
+  private engine?: SyncEngine;
+  private watches?: Watches;
+  private servers: Listening[] = [];
+  private previousPorts: ServicePort[] | undefined;
+  private reportedProblems = new Set<string>();
+  private syncs = 0;
+  private lastSync?: SyncSummary;
+  private readonly syncListeners = new Set<(s: SyncSummary) => void>();
+
+  constructor(
+    readonly config: DaemonConfig,
+    private readonly deps: DaemonDeps = {},
+  ) {
+    this.log = deps.log ?? pino({ base: { component: 'nftproxy' } });
+    this.health = new ProxierHealth(2 * config.syncPeriodMs);
+    this.hc = new HealthCheckServers(this.log, deps.healthCheckHost ?? '0.0.0.0');
+    this.loop = new SyncLoop({
+      minSyncPeriodMs: config.minSyncPeriodMs,
+      syncPeriodMs: config.syncPeriodMs,
+      run: (full) => this.syncOnce(full),
+      onError: (err, retryInMs) => this.log.error({ err: errorText(err), retryInMs }, 'sync failed'),
+    });
+  }
+
+  /** Ports the healthz and metrics servers listen on (useful with port 0). */
+  get listeningPorts(): number[] {
+    return this.servers.map((s) => s.port);
+  }
+
+  get healthCheckPorts(): number[] {
+    return this.hc.ports;
+  }
+
+  get lastSyncSummary(): SyncSummary | undefined {
+    return this.lastSync;
+  }
+
+  onSync(fn: (s: SyncSummary) => void): () => void {
+    this.syncListeners.add(fn);
+    return () => this.syncListeners.delete(fn);
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.config;
+    this.applier = this.deps.applier ?? createApplier(cfg.applier);
+    this.metrics.setApplier(this.applier.name);
+    this.engine = new SyncEngine({ applier: this.applier, syncPeriodMs: cfg.syncPeriodMs, ownedTables: tablesOf(cfg.compile.tableName) });
+    this.health.queued(); // nothing is programmed yet: unhealthy if that lasts beyond the timeout
+
+    if (cfg.healthzBindAddress !== '') this.servers.push(await this.health.serve(cfg.healthzBindAddress));
+    if (cfg.metricsBindAddress !== '') {
+      const { host, port } = splitHostPort(cfg.metricsBindAddress);
+      this.servers.push(
+        await listen(host, port, (req, res) => {
+          const path = new URL(req.url ?? '/', 'http://x').pathname;
+          if (path !== '/metrics') {
+            res.writeHead(404).end();
+            return;
+          }
+          this.metrics.text().then(
+            (text) => res.writeHead(200, { 'Content-Type': this.metrics.contentType }).end(text),
+            (err: unknown) => res.writeHead(500).end(errorText(err)),
+          );
+        }),
+      );
+    }
+
+    this.store.onChange((c) => {
+      this.health.queued();
+      if (c.kind === 'Node') this.updateNodeEligibility();
+      // Before every resource is listed the store is partial: programming it would drop services.
+      if (this.watches?.isSynced()) this.loop.request();
+    });
+    this.loop.start();
+    const kc = this.deps.kubeConfig ?? kubeConfigFrom({ kubeconfig: cfg.kubeconfig, master: cfg.master });
+    this.log.info({ node: cfg.nodeName, server: kc.getCurrentCluster()?.server, table: cfg.compile.tableName, applier: this.applier.name, minSyncPeriodMs: cfg.minSyncPeriodMs, syncPeriodMs: cfg.syncPeriodMs }, 'starting');
+    this.watches = startWatches(kc, this.store, { nodeName: cfg.nodeName, log: this.log });
+    void this.watches.synced.then(() => {
+      this.log.info({ services: this.store.count('Service'), endpointSlices: this.store.count('EndpointSlice'), node: this.store.count('Node') > 0 }, 'caches synced');
+      this.loop.requestFull();
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.watches?.stop();
+    await this.loop.stop();
+    await this.hc.close();
+    await Promise.all(this.servers.map((s) => s.close()));
+    this.servers = [];
+    this.applier?.close();
+    this.log.info({ syncs: this.syncs }, 'stopped; rules left in place');
+  }
+
+  private updateNodeEligibility(): void {
+    const node = this.store.get('Node', '', this.config.nodeName) as (KubeObjectLike & { metadata?: { deletionTimestamp?: unknown } }) | undefined;
+    this.health.setNodeEligible(!node?.metadata?.deletionTimestamp);
+  }
+
+  private reportProblems(problems: Problem[]): void {
+    const now = new Set(problems.map(problemText));
+    for (const p of now) if (!this.reportedProblems.has(p)) this.log.warn({ problem: p }, 'invalid object skipped');
+    this.reportedProblems = now;
+  }
+
+  private async syncOnce(full: boolean): Promise<void> {
+    const engine = this.engine;
+    if (!engine) throw new Error('daemon not started');
+    const pending = this.store.takePending();
+    let summary: SyncSummary;
+    let model;
+    try {
+      const compiled = compileObjects(this.store.snapshot(), this.config.compile);
+      model = compiled.model;
+      this.reportProblems(model.problems);
+      const r = await engine.sync(compiled.ruleset, { full });
+      summary = {
+        ...r,
+        servicePorts: model.servicePorts.length,
+        endpoints: model.servicePorts.reduce((n, sp) => n + sp.endpoints.length, 0),
+        problems: model.problems.length,
+      };
+    } catch (err) {
+      this.store.restorePending(pending.arrivals);
+      this.metrics.syncFailed();
+      throw err;
+    }
+    const doneAt = Date.now();
+    this.syncs++;
+    this.metrics.observeSync(summary, doneAt);
+    this.metrics.observeProgramming(pending.arrivals, doneAt);
+    this.metrics.setObjects({
+      Service: this.store.count('Service'),
+      EndpointSlice: this.store.count('EndpointSlice'),
+      ServicePort: summary.servicePorts,
+      Endpoint: summary.endpoints,
+    });
+    this.health.updated();
+    const stillPending = this.store.oldestPending();
+    if (stillPending !== undefined) this.health.queued(stillPending);
+    this.lastSync = summary;
+    this.log.info(
+      { kind: summary.kind, reason: summary.reason, durationMs: Math.round(summary.durationMs * 10) / 10, commands: summary.commands, services: this.store.count('Service'), servicePorts: summary.servicePorts, endpoints: summary.endpoints, problems: summary.problems },
+      'sync',
+    );
+    await this.hc.update(healthCheckServices(model.servicePorts));
+    // Not after the first sync: without a previous model every UDP port would look new, costing a
+    // conntrack run per UDP service at start.
+    if (this.previousPorts && (this.deps.conntrack ?? true)) await deleteStaleUdpFlows(this.previousPorts, model.servicePorts, this.log);
+    this.previousPorts = model.servicePorts;
+    for (const l of this.syncListeners) l(summary);
+  }
+}

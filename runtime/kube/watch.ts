@@ -1,0 +1,110 @@
+// List + watch of Services, EndpointSlices and this Node through client-node informers, feeding
+// the ObjectStore. client-node relists by itself on 410 Gone (as an HTTP status or as a watch
+// ERROR event) and re-watches when a stream ends cleanly; on any other error it stops, so we
+// restart it here with exponential backoff.
+
+import { ListWatch, Watch, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { rawList } from './client.js';
+import type { ObjectStore, WatchedKind } from './store.js';
+
+export interface WatchLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface WatchOptions {
+  nodeName: string;
+  log: WatchLogger;
+  /** First retry delay; doubles up to maxBackoffMs. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface Watches {
+  /** Resolves once every resource has been listed at least once. */
+  readonly synced: Promise<void>;
+  isSynced(): boolean;
+  stop(): Promise<void>;
+}
+
+interface Resource {
+  kind: WatchedKind;
+  path: string;
+  fieldSelector?: string;
+}
+
+export function resourcesFor(nodeName: string): Resource[] {
+  return [
+    { kind: 'Service', path: '/api/v1/services' },
+    { kind: 'EndpointSlice', path: '/apis/discovery.k8s.io/v1/endpointslices' },
+    { kind: 'Node', path: '/api/v1/nodes', fieldSelector: `metadata.name=${nodeName}` },
+  ];
+}
+
+export function startWatches(kc: KubeConfig, store: ObjectStore, opts: WatchOptions): Watches {
+  const initial = opts.initialBackoffMs ?? 500;
+  const max = opts.maxBackoffMs ?? 30_000;
+  let stopped = false;
+  const informers: Informer<KubernetesObject>[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const listedKinds = new Set<WatchedKind>();
+  const resources = resourcesFor(opts.nodeName);
+  let resolveSynced: () => void = () => undefined;
+  const synced = new Promise<void>((r) => (resolveSynced = r));
+
+  for (const res of resources) {
+    let attempt = 0;
+    const listPath = res.fieldSelector ? `${res.path}?fieldSelector=${encodeURIComponent(res.fieldSelector)}` : res.path;
+    const listFn = async (): Promise<KubernetesListObject<KubernetesObject>> => {
+      const list = await rawList(kc, listPath);
+      attempt = 0;
+      if (!listedKinds.has(res.kind)) {
+        listedKinds.add(res.kind);
+        opts.log.info({ kind: res.kind, items: list.items.length, resourceVersion: list.metadata?.resourceVersion }, 'initial list');
+        if (listedKinds.size === resources.length) resolveSynced();
+      }
+      return list as KubernetesListObject<KubernetesObject>;
+    };
+    // makeInformer in client-node 1.4 takes no field selector; ListWatch (what it wraps) does.
+    const informer: Informer<KubernetesObject> = res.fieldSelector
+      ? new ListWatch(res.path, new Watch(kc), listFn, false, undefined, res.fieldSelector)
+      : makeInformer(kc, res.path, listFn);
+    informer.on('add', (o) => store.upsert(res.kind, o));
+    informer.on('update', (o) => store.upsert(res.kind, o));
+    informer.on('delete', (o) => store.remove(res.kind, o));
+    informer.on('error', (err: unknown) => {
+      if (stopped) return;
+      const delay = Math.min(max, initial * 2 ** attempt);
+      attempt++;
+      opts.log.warn({ kind: res.kind, err: errorText(err), retryInMs: delay }, 'watch failed; retrying');
+      const t = setTimeout(() => {
+        timers.delete(t);
+        if (!stopped) informer.start().catch((e: unknown) => opts.log.warn({ kind: res.kind, err: errorText(e) }, 'watch restart failed'));
+      }, delay);
+      timers.add(t);
+    });
+    informers.push(informer);
+  }
+  for (const i of informers) i.start().catch((e: unknown) => opts.log.warn({ err: errorText(e) }, 'watch start failed'));
+
+  return {
+    synced,
+    isSynced: () => listedKinds.size === resources.length,
+    async stop() {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      await Promise.all(informers.map((i) => i.stop()));
+    },
+  };
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  if (typeof err === 'object' && err !== null) {
+    const o = err as { message?: unknown; type?: unknown; code?: unknown };
+    if (typeof o.message === 'string') return o.message;
+    return JSON.stringify(err).slice(0, 300);
+  }
+  return String(err);
+}
