@@ -314,6 +314,8 @@ function servicePortsOf(svc: ServiceObject, slices: EndpointSliceInfo[], node: N
     .map((ing) => ing.ip ?? '');
   const timeout = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS;
   const hasNodePorts = spec.type === 'NodePort' || spec.type === 'LoadBalancer';
+  // As kube-proxy (NeedsHealthCheck): the health-check port only means something for LB + ETP Local.
+  const needsHealthCheck = spec.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local';
 
   const out: ServicePort[] = [];
   const families = clusterIPs
@@ -346,7 +348,7 @@ function servicePortsOf(svc: ServiceObject, slices: EndpointSliceInfo[], node: N
       };
       if (hasNodePorts && p.nodePort !== undefined) sp.nodePort = p.nodePort;
       if (spec.sessionAffinity === 'ClientIP') sp.sessionAffinity = { timeoutSeconds: timeout };
-      if (spec.healthCheckNodePort !== undefined) sp.healthCheckNodePort = spec.healthCheckNodePort;
+      if (needsHealthCheck && spec.healthCheckNodePort !== undefined) sp.healthCheckNodePort = spec.healthCheckNodePort;
       out.push(sp);
     }
   }

@@ -192,6 +192,20 @@ describe('buildModel', () => {
     expect(addrs(m.servicePorts[0] as ServicePort)).toEqual(['fd00:10:244::5:8080']);
   });
 
+  it('keeps healthCheckNodePort only for LoadBalancer services with externalTrafficPolicy Local', () => {
+    const lb = (etp: string) =>
+      service('ns', `lb-${etp.toLowerCase()}`, {
+        type: 'LoadBalancer',
+        clusterIP: '10.96.0.1',
+        externalTrafficPolicy: etp,
+        healthCheckNodePort: 32000,
+        ports: [{ port: 80, nodePort: 30080 }],
+      });
+    const m = buildModel([lb('Local'), lb('Cluster')], opts());
+    expect(byId(m.servicePorts, 'ns/lb-local:').healthCheckNodePort).toBe(32000);
+    expect(byId(m.servicePorts, 'ns/lb-cluster:').healthCheckNodePort).toBeUndefined();
+  });
+
   it('sets session affinity with the default and an explicit timeout', () => {
     const m = buildModel(
       [
