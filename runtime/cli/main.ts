@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../../compiler/model/load.js';
 import { compileCommand } from './compile.js';
+import { traceCommand } from './trace.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_UNUSABLE, UsageError } from './io.js';
 
 export function buildProgram(out: (s: string) => void = (s) => process.stdout.write(s)): Command {
@@ -11,6 +12,7 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
     .exitOverride()
     .showHelpAfterError();
   program.addCommand(compileCommand(out));
+  program.addCommand(traceCommand(out));
   for (const c of program.commands) c.exitOverride();
   return program;
 }
