@@ -35,6 +35,7 @@ export async function toApplyError(
 ): Promise<ApplyError> {
   const reason = cleanNftError(nftOutput) || 'nft failed without a message';
   let index = failedIndex(nftOutput);
+  if (index === undefined && root.nftables.length === 1) index = 0;
   if (index === undefined && check && root.nftables.length <= MAX_BISECT_COMMANDS && jsonBytes <= MAX_BISECT_BYTES) {
     try {
       index = await locateByBisection(root, check);

@@ -11,13 +11,17 @@ import { diffRulesets } from '../../ir/diff.js';
 import { type Command, fullTransaction, type Transaction } from '../../ir/transaction.js';
 import type { Family, Ruleset } from '../../ir/types.js';
 import type { Applier } from '../apply/types.js';
-import { canaryGuard, canaryMatches, DEFAULT_CANARY_SET, newEpoch, withCanary } from './canary.js';
+import { canaryGuard, canaryMatches, canaryRuleProbe, DEFAULT_CANARY_SET, newEpoch, withCanary } from './canary.js';
 
 export interface SyncEngineOptions {
   applier: Applier;
   /** Full resync period; kube-proxy's default is 1 h. */
   syncPeriodMs?: number;
-  /** On a sync with nothing to send, probe the canary at most this often (0 = every time). */
+  /**
+   * Probe the canary (one `list set` + one check-only transaction per table) before a non-full
+   * sync at most this often (0 = every sync). Deletion/replacement of a table is also caught by
+   * every partial transaction itself; a flush only by this probe.
+   */
   driftProbeIntervalMs?: number;
   /** After a failed partial sync, try a full one in the same call (repairs drift at once). */
   retryFullOnFailure?: boolean;
@@ -82,21 +86,36 @@ export class SyncEngine {
   }
 
   /**
-   * Cheap drift check: one `list set` of the canary per table. Returns a description of the
-   * drift (and schedules a full sync) or null when every table is as we left it.
+   * Cheap drift check, no listing of the table: per table one `list set` of the canary and one
+   * check-only transaction. Returns a description of the drift (and schedules a full sync) or
+   * null when every table is as we left it.
    */
   async checkDrift(): Promise<string | null> {
     if (!this.mirror) return null;
     this.lastProbeAt = this.now();
     for (const t of this.mirror.tables) {
-      const elems = await this.opts.applier.listSetElements(t.family, t.name, this.canary, false);
-      if (!canaryMatches(elems, this.epoch)) {
-        const drift = elems === null ? `table ${tableId(t)} is gone` : `table ${tableId(t)} was flushed or replaced`;
+      const drift = await this.probeTable(t);
+      if (drift) {
         this.requestFullSync(`drift: ${drift}`);
         return drift;
       }
     }
     return null;
+  }
+
+  private async probeTable(t: { family: Family; name: string }): Promise<string | null> {
+    const { applier } = this.opts;
+    const elems = await applier.listSetElements(t.family, t.name, this.canary, false);
+    if (elems === null) return `table ${tableId(t)} is gone`;
+    if (!canaryMatches(elems, this.epoch)) return `table ${tableId(t)} was replaced or its elements flushed`;
+    try {
+      await applier.check({ commands: canaryRuleProbe(t, this.canary) });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (/Device or resource busy/.test(msg)) return null; // the canary rule still holds the set
+      return `table ${tableId(t)}: canary probe failed: ${msg}`;
+    }
+    return `table ${tableId(t)} was flushed (its rules are gone)`;
   }
 
   private fullReasonNow(forced: boolean): string | null {
@@ -111,17 +130,14 @@ export class SyncEngine {
     const reason = this.fullReasonNow(forced);
     if (reason) return this.full(desired, reason, start);
 
+    if (this.now() - this.lastProbeAt >= (this.opts.driftProbeIntervalMs ?? 10_000)) {
+      const drift = await this.checkDrift();
+      if (drift) return this.full(desired, `drift: ${drift}`, start);
+    }
     const target = withCanary(desired, this.canary, this.epoch);
     const mirror = this.mirror as Ruleset;
     const delta = diffRulesets(mirror, target);
-    if (delta.commands.length === 0) {
-      const probeEvery = this.opts.driftProbeIntervalMs ?? 30_000;
-      if (this.now() - this.lastProbeAt >= probeEvery) {
-        const drift = await this.checkDrift();
-        if (drift) return this.full(desired, `drift: ${drift}`, start);
-      }
-      return { kind: 'noop', commands: 0, durationMs: this.now() - start };
-    }
+    if (delta.commands.length === 0) return { kind: 'noop', commands: 0, durationMs: this.now() - start };
     const guarded = this.guard(delta, mirror, target);
     try {
       await this.opts.applier.apply(guarded);
