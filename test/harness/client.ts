@@ -1,9 +1,12 @@
-// Requests from inside a namespace. Each call spawns ONE helper process in the namespace that
-// performs the whole batch (Node for TCP/UDP, Python for SCTP) and prints JSON: tens of
-// milliseconds per batch, about a millisecond per request. Every request is a new socket with a
-// fresh kernel-chosen source port, hence a new conntrack entry and a new load-balancing decision.
+// Requests from inside a namespace. TCP/UDP go through one long-lived helper per namespace
+// (scripts/client-batch.mjs --agent, started on first use, killed with the namespace), so a batch
+// costs about a millisecond per request and no process start-up; SCTP batches spawn one Python
+// helper each. Every request is a new socket with a fresh kernel-chosen source port, hence a new
+// conntrack entry and a new load-balancing decision.
 
-import { exec } from './netns.js';
+import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { exec, spawnIn } from './netns.js';
 import { CLIENT_BATCH_SCRIPT, NODE_BIN, PYTHON_BIN, SCTP_BATCH_SCRIPT, type EchoReply } from './echo-server.js';
 
 export type Proto = 'tcp' | 'udp' | 'sctp';
@@ -84,16 +87,19 @@ export async function requestBatch(
   const maxTimeout = Math.max(0, ...normalized.map((r) => r.timeoutMs));
   const budget = (n: number): number => 10_000 + maxTimeout * Math.ceil(n / Math.max(1, opts.concurrency ?? 8)) * 2;
 
-  const runHelper = async (argv: string[], idx: number[]): Promise<RawResult[]> => {
+  const concurrency = opts.concurrency ?? 8;
+  const runSctp = async (idx: number[]): Promise<RawResult[]> => {
     if (idx.length === 0) return [];
-    const input = JSON.stringify({ requests: idx.map((i) => normalized[i]), concurrency: opts.concurrency ?? 8 });
-    const r = await exec(ns, argv, { input, timeoutMs: budget(idx.length) });
+    const input = JSON.stringify({ requests: idx.map((i) => normalized[i]), concurrency });
+    const r = await exec(ns, [PYTHON_BIN, SCTP_BATCH_SCRIPT], { input, timeoutMs: budget(idx.length) });
     return JSON.parse(r.stdout) as RawResult[];
   };
-  const [nodeRes, sctpRes] = await Promise.all([
-    runHelper([NODE_BIN, CLIENT_BATCH_SCRIPT], nodeIdx),
-    runHelper([PYTHON_BIN, SCTP_BATCH_SCRIPT], sctpIdx),
-  ]);
+  const runNode = async (idx: number[]): Promise<RawResult[]> => {
+    if (idx.length === 0) return [];
+    const agent = await agentFor(ns);
+    return agent.run(idx.map((i) => normalized[i]), concurrency, budget(idx.length));
+  };
+  const [nodeRes, sctpRes] = await Promise.all([runNode(nodeIdx), runSctp(sctpIdx)]);
   const out = new Array<RequestResult>(normalized.length);
   nodeIdx.forEach((i, k) => (out[i] = toResult(nodeRes[k])));
   sctpIdx.forEach((i, k) => (out[i] = toResult(sctpRes[k])));
@@ -166,4 +172,89 @@ function parseReply(raw: string): EchoReply | undefined {
   } catch {
     return undefined;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The per-namespace request agent.
+
+interface Agent {
+  run(requests: unknown[], concurrency: number, timeoutMs: number): Promise<RawResult[]>;
+}
+
+const agents = new Map<string, Promise<Agent>>();
+
+function agentFor(ns: string): Promise<Agent> {
+  let a = agents.get(ns);
+  if (!a) {
+    a = startAgent(ns);
+    agents.set(ns, a);
+    a.catch(() => agents.delete(ns));
+  }
+  return a;
+}
+
+function startAgent(ns: string): Promise<Agent> {
+  const child: ChildProcess = spawnIn(ns, [NODE_BIN, CLIENT_BATCH_SCRIPT, '--agent']);
+  const pending = new Map<number, { resolve: (r: RawResult[]) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let stderr = '';
+  // An idle agent must not keep the test process alive; a busy one must.
+  const setRef = (on: boolean): void => {
+    for (const s of [child, child.stdin, child.stdout, child.stderr] as Array<ChildProcess | Socket | null>) {
+      if (s) (on ? s.ref() : s.unref());
+    }
+  };
+  return new Promise<Agent>((resolveStart, rejectStart) => {
+    let started = false;
+    let buf = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (!started) {
+          if (line === 'READY') {
+            started = true;
+            setRef(false);
+            resolveStart(agent);
+          }
+          continue;
+        }
+        const msg = JSON.parse(line) as { id: number; results?: RawResult[]; error?: string };
+        const p = pending.get(msg.id);
+        if (!p) continue;
+        pending.delete(msg.id);
+        if (pending.size === 0) setRef(false);
+        if (msg.results) p.resolve(msg.results);
+        else p.reject(new Error(`request agent in ${ns}: ${msg.error ?? 'no results'}`));
+      }
+    });
+    child.on('exit', (code, signal) => {
+      agents.delete(ns);
+      const err = new Error(`request agent in ${ns} exited (${code ?? signal})${stderr ? `: ${stderr.trim()}` : ''}`);
+      if (!started) rejectStart(err);
+      for (const p of pending.values()) p.reject(err);
+      pending.clear();
+    });
+    const agent: Agent = {
+      run(requests, concurrency, timeoutMs) {
+        return new Promise<RawResult[]>((resolve, reject) => {
+          const id = nextId++;
+          const timer = setTimeout(() => {
+            pending.delete(id);
+            reject(new Error(`request agent in ${ns}: no answer after ${timeoutMs} ms`));
+          }, timeoutMs);
+          timer.unref();
+          pending.set(id, {
+            resolve: (r) => (clearTimeout(timer), resolve(r)),
+            reject: (e) => (clearTimeout(timer), reject(e)),
+          });
+          setRef(true);
+          child.stdin?.write(JSON.stringify({ id, requests, concurrency }) + '\n');
+        });
+      },
+    };
+  });
 }

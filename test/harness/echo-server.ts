@@ -79,6 +79,7 @@ export async function startEchoServer(ns: string, opts: EchoServerOptions): Prom
           new Promise<void>((resolve) => {
             if (c.exitCode !== null || c.signalCode !== null) return resolve();
             c.once('exit', () => resolve());
+            c.ref(); // keep the process alive until the exit is seen
             c.kill('SIGKILL');
           }),
       ),
@@ -100,6 +101,11 @@ export async function startEchoServer(ns: string, opts: EchoServerOptions): Prom
       waits.push(waitReady(c, `sctp echo server ${opts.name} in ${ns}`));
     }
     await Promise.all(waits);
+    // Servers live until stop() or namespace teardown; they must not keep the test process alive.
+    for (const c of children) {
+      c.unref();
+      for (const s of [c.stdin, c.stdout, c.stderr]) (s as { unref?: () => void } | null)?.unref?.();
+    }
   } catch (err) {
     await stop();
     throw err;

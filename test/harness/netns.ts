@@ -99,14 +99,18 @@ export function spawnIn(ns: string, argv: readonly string[]): ChildProcess {
   return child;
 }
 
-/** Create a namespace named `nfp-<pid>-<n>-<role>` with loopback up. */
-export async function createNamespace(role: string): Promise<string> {
+/**
+ * Create a namespace named `nfp-<pid>-<n>-<role>` with loopback up and the given sysctls set
+ * (one process inside the namespace for both: spawns are what topology set-up costs).
+ */
+export async function createNamespace(role: string, opts: { sysctls?: Record<string, string | number> } = {}): Promise<string> {
   installExitHandlers();
   const safeRole = role.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 32);
   const name = `${NS_PREFIX}${process.pid}-${counter++}-${safeRole}`;
   namespaces.add(name);
   await run(['ip', 'netns', 'add', name]);
-  await run(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
+  const settings = Object.entries(opts.sysctls ?? {}).map(([k, v]) => `${k}=${v}`);
+  await exec(name, settings.length > 0 ? ['sh', '-e', '-c', 'ip link set lo up; sysctl -q -w "$@"', 'sh', ...settings] : ['ip', 'link', 'set', 'lo', 'up']);
   return name;
 }
 

@@ -12,13 +12,7 @@
 // direction — which is what the proxy's rules need — and a hairpin (pod → service → same pod) is
 // just a packet that leaves the node on the interface it arrived on.
 
-import {
-  createNamespace,
-  destroyNamespace,
-  run,
-  sh,
-  sysctl,
-} from './netns.js';
+import { createNamespace, destroyNamespace, sh } from './netns.js';
 import { startEchoServer, type EchoPorts, type EchoServer } from './echo-server.js';
 
 export interface LeafSpec {
@@ -108,7 +102,7 @@ export async function createTopology(spec: TopologySpec = {}): Promise<Topology>
   const nodeIPv4 = spec.nodeIPv4 ?? '192.168.0.1';
   const nodeIPv6 = ipv6 ? (spec.nodeIPv6 ?? 'fd00:192:168::1') : undefined;
   const node: NodeInfo = {
-    ns: await createNamespace('node'),
+    ns: await createNamespace('node', { sysctls: nodeSysctls(spec, ipv6) }),
     ipv4: nodeIPv4,
     ...(nodeIPv6 !== undefined ? { ipv6: nodeIPv6 } : {}),
     podGatewayIPv4: POD_GW4,
@@ -133,21 +127,29 @@ export async function createTopology(spec: TopologySpec = {}): Promise<Topology>
   try {
     await setupNode(node, spec, ipv6);
 
+    const names = new Set<string>();
+    const linkNo = (l: LeafInfo): number => Number(l.nodeInterface.slice(2));
+    // Everything that must be deterministic (addresses, interface names) is allocated before the
+    // first await, so leaves can be attached in parallel and still come out the same every run.
     const attach = async (kind: 'pod' | 'client', s: LeafSpec): Promise<LeafInfo> => {
+      const key = `${kind}/${s.name}`;
+      if (names.has(key)) throw new Error(`duplicate ${kind} name ${s.name}`);
+      names.add(key);
       const host = kind === 'pod' ? nextPodHost++ : nextClientHost++;
       const ipv4 = s.ipv4 ?? (kind === 'pod' ? `10.244.0.${host}` : `192.168.0.${host}`);
       const v6 =
         !ipv6 || s.ipv6 === false
           ? undefined
           : (s.ipv6 ?? (kind === 'pod' ? `fd00:10:244::${host}` : `fd00:192:168::${host}`));
-      const ns = await createNamespace(`${kind === 'pod' ? 'p' : 'c'}-${s.name}`);
+      const nodeInterface = `${kind === 'pod' ? 'vp' : 'vc'}${nextLink++}`;
+      const ns = await createNamespace(`${kind === 'pod' ? 'p' : 'c'}-${s.name}`, { sysctls: LEAF_SYSCTLS });
       owned.push(ns);
       const leaf: LeafInfo = {
         name: s.name,
         ns,
         ipv4,
         ...(v6 !== undefined ? { ipv6: v6 } : {}),
-        nodeInterface: `${kind === 'pod' ? 'vp' : 'vc'}${nextLink++}`,
+        nodeInterface,
         interface: 'eth0',
       };
       const gw4 = kind === 'pod' ? POD_GW4 : nodeIPv4;
@@ -158,23 +160,21 @@ export async function createTopology(spec: TopologySpec = {}): Promise<Topology>
 
     const addPod = async (s: string | PodSpec): Promise<PodInfo> => {
       const ps: PodSpec = typeof s === 'string' ? { name: s } : s;
-      if (pods.some((p) => p.name === ps.name)) throw new Error(`duplicate pod name ${ps.name}`);
       const pod: PodInfo = await attach('pod', ps);
       pods.push(pod);
+      pods.sort((x, y) => linkNo(x) - linkNo(y));
       if (ps.serve) pod.echo = await startEchoServer(pod.ns, { name: pod.name, ...ps.serve });
       return pod;
     };
     const addClient = async (s: string | ClientSpec): Promise<ClientInfo> => {
       const cs: ClientSpec = typeof s === 'string' ? { name: s } : s;
-      if (clients.some((c) => c.name === cs.name)) throw new Error(`duplicate client name ${cs.name}`);
       const client = await attach('client', cs);
       clients.push(client);
+      clients.sort((x, y) => linkNo(x) - linkNo(y));
       return client;
     };
 
-    // Sequential on purpose: name/address allocation must be deterministic; each attach is ~3 spawns.
-    for (const c of spec.clients ?? ['client']) await addClient(c);
-    for (const p of spec.pods ?? []) await addPod(p);
+    await Promise.all([...(spec.clients ?? ['client']).map(addClient), ...(spec.pods ?? []).map(addPod)]);
 
     const byName = <T extends LeafInfo>(list: T[], what: string, name: string): T => {
       const found = list.find((l) => l.name === name);
@@ -197,8 +197,8 @@ export async function createTopology(spec: TopologySpec = {}): Promise<Topology>
   }
 }
 
-async function setupNode(node: NodeInfo, spec: TopologySpec, ipv6: boolean): Promise<void> {
-  await sysctl(node.ns, {
+function nodeSysctls(spec: TopologySpec, ipv6: boolean): Record<string, number> {
+  return {
     'net.ipv4.ip_forward': 1,
     'net.ipv4.conf.all.forwarding': 1,
     'net.ipv4.conf.all.rp_filter': 0,
@@ -211,7 +211,22 @@ async function setupNode(node: NodeInfo, spec: TopologySpec, ipv6: boolean): Pro
     'net.ipv6.conf.default.forwarding': ipv6 ? 1 : 0,
     'net.ipv6.conf.all.accept_dad': 0,
     'net.ipv6.conf.default.accept_dad': 0,
-  });
+  };
+}
+
+// Set before the veth exists so the new interface inherits it: no tentative (DAD) addresses.
+const LEAF_SYSCTLS = {
+  'net.ipv6.conf.all.accept_dad': 0,
+  'net.ipv6.conf.default.accept_dad': 0,
+  'net.ipv4.conf.all.accept_redirects': 0,
+  'net.ipv4.conf.default.accept_redirects': 0,
+  'net.ipv6.conf.all.accept_redirects': 0,
+  'net.ipv6.conf.default.accept_redirects': 0,
+  'net.ipv4.conf.all.rp_filter': 0,
+  'net.ipv4.conf.default.rp_filter': 0,
+} as const;
+
+async function setupNode(node: NodeInfo, spec: TopologySpec, ipv6: boolean): Promise<void> {
   const cidrs = [...(spec.serviceCidrs ?? DEFAULT_SERVICE_CIDRS), ...(spec.routedCidrs ?? [])].filter(
     (c) => ipv6 || !c.includes(':'),
   );
@@ -224,21 +239,9 @@ async function setupNode(node: NodeInfo, spec: TopologySpec, ipv6: boolean): Pro
 }
 
 async function attachLeaf(node: NodeInfo, leaf: LeafInfo, gw4: string, gw6: string | undefined): Promise<void> {
-  // Set before the veth exists so the new interface inherits it: no tentative (DAD) addresses.
-  await sysctl(leaf.ns, {
-    'net.ipv6.conf.all.accept_dad': 0,
-    'net.ipv6.conf.default.accept_dad': 0,
-    'net.ipv4.conf.all.accept_redirects': 0,
-    'net.ipv4.conf.default.accept_redirects': 0,
-    'net.ipv6.conf.all.accept_redirects': 0,
-    'net.ipv6.conf.default.accept_redirects': 0,
-    'net.ipv4.conf.all.rp_filter': 0,
-    'net.ipv4.conf.default.rp_filter': 0,
-  });
   const nif = leaf.nodeInterface;
   // Created from the node namespace straight into the leaf: the host namespace is never involved.
-  await run(['ip', '-n', node.ns, 'link', 'add', nif, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', leaf.ns]);
-  const nodeLines = [`ip link set ${nif} up`, `ip -4 addr add ${gw4}/32 dev ${nif}`, `ip -4 route add ${leaf.ipv4}/32 dev ${nif}`];
+  const nodeLines = [`ip link add ${nif} type veth peer name eth0 netns ${leaf.ns}`, `ip link set ${nif} up`, `ip -4 addr add ${gw4}/32 dev ${nif}`, `ip -4 route add ${leaf.ipv4}/32 dev ${nif}`];
   if (leaf.ipv6 !== undefined && gw6 !== undefined) {
     nodeLines.push(`ip -6 addr add ${gw6}/${gw6.startsWith('fe80:') ? 64 : 128} dev ${nif} nodad`);
     nodeLines.push(`ip -6 route add ${leaf.ipv6}/128 dev ${nif}`);
@@ -254,5 +257,6 @@ async function attachLeaf(node: NodeInfo, leaf: LeafInfo, gw4: string, gw6: stri
     if (!gw6.startsWith('fe80:')) leafLines.push(`ip -6 route add ${gw6}/128 dev eth0`);
     leafLines.push(`ip -6 route add default via ${gw6} dev eth0 src ${leaf.ipv6}`);
   }
-  await Promise.all([sh(node.ns, nodeLines.join('\n')), sh(leaf.ns, leafLines.join('\n'))]);
+  await sh(node.ns, nodeLines.join('\n'));
+  await sh(leaf.ns, leafLines.join('\n'));
 }

@@ -1,6 +1,7 @@
-// Batch of TCP/UDP requests, run inside a namespace by client.ts:
+// Batches of TCP/UDP requests, run inside a namespace by client.ts, either once:
 //   ip netns exec NS node client-batch.mjs < {"requests":[{proto,host,port,timeoutMs,payload}],"concurrency":8}
-// Prints one JSON array of results, in request order. Every request is a new socket with a
+// (prints one JSON array of results, in request order) or as a long-lived agent (`--agent`, see
+// below) so that a test pays Node's start-up once per namespace, not once per batch. Every request is a new socket with a
 // kernel-chosen source port, so each one is a new conntrack entry (a fresh load-balancing choice).
 import net from 'node:net';
 import dgram from 'node:dgram';
@@ -74,20 +75,45 @@ function udp(req) {
   });
 }
 
-let input = '';
-process.stdin.setEncoding('utf8');
-for await (const chunk of process.stdin) input += chunk;
-const job = JSON.parse(input);
-const reqs = job.requests;
-const results = new Array(reqs.length);
-let next = 0;
-async function worker() {
-  while (next < reqs.length) {
-    const i = next++;
-    const r = reqs[i];
-    results[i] = await (r.proto === 'udp' ? udp(r) : tcp(r));
+async function runJob(job) {
+  const reqs = job.requests;
+  const results = new Array(reqs.length);
+  let next = 0;
+  async function worker() {
+    while (next < reqs.length) {
+      const i = next++;
+      const r = reqs[i];
+      results[i] = await (r.proto === 'udp' ? udp(r) : tcp(r));
+    }
   }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(job.concurrency ?? 8, reqs.length)) }, worker));
+  return results;
 }
-await Promise.all(Array.from({ length: Math.max(1, Math.min(job.concurrency ?? 8, reqs.length)) }, worker));
-process.stdout.write(JSON.stringify(results));
-process.exit(0);
+
+process.stdin.setEncoding('utf8');
+if (process.argv[2] === '--agent') {
+  // Long-lived mode: one JSON job per stdin line ({id, requests, concurrency}), one
+  // {id, results} line back per job; jobs may overlap. Exits when stdin closes.
+  let buf = '';
+  process.stdin.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (!line.trim()) continue;
+      const job = JSON.parse(line);
+      runJob(job).then(
+        (results) => process.stdout.write(JSON.stringify({ id: job.id, results }) + '\n'),
+        (err) => process.stdout.write(JSON.stringify({ id: job.id, error: String(err) }) + '\n'),
+      );
+    }
+  });
+  process.stdin.on('end', () => process.exit(0));
+  process.stdout.write('READY\n');
+} else {
+  let input = '';
+  for await (const chunk of process.stdin) input += chunk;
+  process.stdout.write(JSON.stringify(await runJob(JSON.parse(input))));
+  process.exit(0);
+}
