@@ -132,12 +132,13 @@ export class Daemon {
       // Before every resource is listed the store is partial: programming it would drop services.
       if (this.watches?.isSynced()) this.loop.request();
     });
-    this.loop.start();
     const kc = this.deps.kubeConfig ?? kubeConfigFrom({ kubeconfig: cfg.kubeconfig, master: cfg.master });
     this.log.info({ node: cfg.nodeName, server: kc.getCurrentCluster()?.server, table: cfg.compile.tableName, applier: this.applier.name, minSyncPeriodMs: cfg.minSyncPeriodMs, syncPeriodMs: cfg.syncPeriodMs }, 'starting');
     this.watches = startWatches(kc, this.store, { nodeName: cfg.nodeName, log: this.log });
     void this.watches.synced.then(() => {
       this.log.info({ services: this.store.count('Service'), endpointSlices: this.store.count('EndpointSlice'), node: this.store.count('Node') > 0 }, 'caches synced');
+      // Only now, periodic syncs included: a sync of a partial store would drop services.
+      this.loop.start();
       this.loop.requestFull();
     });
   }

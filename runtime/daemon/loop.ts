@@ -32,6 +32,7 @@ export class SyncLoop {
   }
 
   start(): void {
+    if (!this.stopped) return;
     this.stopped = false;
     this.periodic = setInterval(() => this.requestFull(), this.opts.syncPeriodMs);
     this.periodic.unref();
@@ -55,6 +56,7 @@ export class SyncLoop {
   /** Stops scheduling and waits for a sync in progress (its transaction is atomic either way). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.pending = false;
     if (this.timer) clearTimeout(this.timer);
     if (this.periodic) clearInterval(this.periodic);
     this.timer = this.periodic = null;

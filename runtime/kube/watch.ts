@@ -59,9 +59,14 @@ export function startWatches(kc: KubeConfig, store: ObjectStore, opts: WatchOpti
       const list = await rawList(kc, listPath);
       attempt = 0;
       if (!listedKinds.has(res.kind)) {
-        listedKinds.add(res.kind);
-        opts.log.info({ kind: res.kind, items: list.items.length, resourceVersion: list.metadata?.resourceVersion }, 'initial list');
-        if (listedKinds.size === resources.length) resolveSynced();
+        // ListWatch puts the listed items into its cache (and calls our add handlers) only after
+        // this function returns: count the kind as synced after that.
+        setImmediate(() => {
+          if (listedKinds.has(res.kind)) return;
+          listedKinds.add(res.kind);
+          opts.log.info({ kind: res.kind, items: list.items.length, resourceVersion: list.metadata?.resourceVersion }, 'initial list');
+          if (listedKinds.size === resources.length) resolveSynced();
+        });
       }
       return list as KubernetesListObject<KubernetesObject>;
     };
