@@ -4,8 +4,12 @@
 // pod and hairpinned back to the endpoint itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  conntrackFlush,
+  conntrackList,
   createTopology,
   exec,
+  iptablesRestore,
+  iptablesSave,
   nftList,
   nftLoad,
   requestBatch,
@@ -123,5 +127,31 @@ describe('hand-written nft DNAT in the node namespace', () => {
     const nodeAddrs = (await exec(topo.node.ns, ['ip', '-6', '-o', 'addr', 'show'])).stdout;
     expect(r.peer).not.toBe('fd00:192:168::100');
     expect(nodeAddrs).toContain(` ${r.peer}/`);
+  });
+
+  it('kube-proxy-style iptables-restore input works too, with the nft and the legacy backend', async () => {
+    const rules = `*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-POSTROUTING - [0:0]
+-A PREROUTING -j KUBE-SERVICES
+-A OUTPUT -j KUBE-SERVICES
+-A POSTROUTING -j KUBE-POSTROUTING
+-A KUBE-SERVICES -d 10.96.0.2/32 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x4000/0x4000
+-A KUBE-SERVICES -d 10.96.0.2/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.244.0.11:8080
+-A KUBE-POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE
+COMMIT
+`;
+    await exec(topo.node.ns, ['nft', 'flush', 'ruleset']);
+    expect(await tcpRequest(client, '10.96.0.1', 80, { timeoutMs: 200 })).toMatchObject({ ok: false, error: 'timeout' });
+    for (const backend of ['nft', 'legacy'] as const) {
+      await iptablesRestore(topo.node.ns, rules, { backend });
+      expect(await iptablesSave(topo.node.ns, { backend })).toContain('--to-destination 10.244.0.11:8080');
+      expect(reply(await tcpRequest(client, '10.96.0.2', 80)), backend).toMatchObject({ pod: 'b', peer: '10.244.0.1' });
+      const entries = await conntrackList(topo.node.ns, ['-d', '10.96.0.2']);
+      expect(entries.some((l) => l.includes('dst=10.96.0.2') && l.includes('src=10.244.0.11'))).toBe(true);
+      await conntrackFlush(topo.node.ns);
+      expect(await conntrackList(topo.node.ns, ['-d', '10.96.0.2'])).toEqual([]);
+      if (backend === 'nft') await exec(topo.node.ns, ['nft', 'flush', 'ruleset']);
+    }
   });
 });

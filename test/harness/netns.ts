@@ -205,6 +205,48 @@ export async function nftList(ns: string, opts: { format?: NftFormat } = {}): Pr
   return (await exec(ns, ['nft', 'list', 'ruleset'])).stdout;
 }
 
+export interface IptablesRestoreOptions {
+  /** ip6tables-restore instead of iptables-restore. */
+  ipv6?: boolean;
+  /** 'nft' (iptables-nft, Debian's default) or 'legacy' (x_tables). Default 'nft'. */
+  backend?: 'nft' | 'legacy';
+  /** --noflush: add to the tables instead of replacing them. */
+  noflush?: boolean;
+  check?: boolean;
+}
+
+/** Load iptables-restore input (e.g. kube-proxy's iptables output) into `ns` through a file. */
+export async function iptablesRestore(ns: string, rules: string, opts: IptablesRestoreOptions = {}): Promise<ExecResult> {
+  const bin = `${opts.ipv6 ? 'ip6tables' : 'iptables'}-${opts.backend ?? 'nft'}-restore`;
+  const dir = mkdtempSync(join(tmpdir(), 'nfp-ipt-'));
+  const file = join(dir, 'rules');
+  try {
+    writeFileSync(file, rules.endsWith('\n') ? rules : `${rules}\n`);
+    return await exec(ns, [bin, ...(opts.noflush ? ['--noflush'] : []), file], { check: opts.check ?? true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `iptables-save` (or ip6tables-save) inside `ns`. */
+export async function iptablesSave(ns: string, opts: Pick<IptablesRestoreOptions, 'ipv6' | 'backend'> = {}): Promise<string> {
+  return (await exec(ns, [`${opts.ipv6 ? 'ip6tables' : 'iptables'}-${opts.backend ?? 'nft'}-save`])).stdout;
+}
+
+/**
+ * Forget all connection-tracking entries in `ns`: a test that changes rules between requests
+ * otherwise sees replies steered by entries made under the old rules (UDP flows especially).
+ */
+export async function conntrackFlush(ns: string): Promise<void> {
+  await exec(ns, ['conntrack', '-F']);
+}
+
+/** Conntrack entries in `ns`, one line each (`conntrack -L` text). */
+export async function conntrackList(ns: string, filter: readonly string[] = []): Promise<string[]> {
+  const r = await exec(ns, ['conntrack', '-L', ...filter], { check: false });
+  return r.stdout.split('\n').filter((l) => l.trim() !== '');
+}
+
 // ---------------------------------------------------------------------------------------------
 
 function assertOurs(ns: string): void {
