@@ -37,17 +37,25 @@
  * - Everything is routed, no bridge; IPv6 has DAD off so addresses work at once.
  *
  * ## API
- * - netns.ts: `createNamespace(role)`, `destroyNamespace(ns)`, `cleanupAll()`, `exec(ns, argv, {input, check, timeoutMs})`,
- *   `sh(ns, script)`, `sysctl(ns, {...})`, `spawnIn(ns, argv)`, `nftLoad(ns, jsonOrText, {format})`,
- *   `nftList(ns, {format})`, `listOurNamespaces()`, `removeStaleNamespaces()`.
+ * - netns.ts: `createNamespace(role, {sysctls})`, `destroyNamespace(ns)`, `cleanupAll()`,
+ *   `exec(ns, argv, {input, check, timeoutMs})`, `sh(ns, script)`, `sysctl(ns, {...})`, `spawnIn(ns, argv)`,
+ *   `nftLoad(ns, jsonOrText, {format})` (always via a temp file), `nftList(ns, {format})`,
+ *   `iptablesRestore(ns, text, {ipv6, backend: 'nft'|'legacy', noflush})`, `iptablesSave(ns, …)`,
+ *   `conntrackFlush(ns)`, `conntrackList(ns, filterArgs)`, `listOurNamespaces()`, `removeStaleNamespaces()`.
  *   Names are `nfp-<pid>-<n>-<role>`; commands are refused for any namespace not named like that.
  * - topology.ts: `createTopology(spec) → Topology { node, pods, clients, pod(name), client(name),
  *   addPod(spec), addClient(spec), destroy() }`.
  * - echo-server.ts: `startEchoServer(ns, {name, tcp, udp, sctp}) → {stop()}`; every reply is one JSON
  *   line `EchoReply {pod, proto, local, localPort, peer, peerPort, req}`. `sctpSupported(ns)`.
  * - client.ts: `tcpRequest/udpRequest/sctpRequest(ns, host, port, {timeoutMs, payload})`,
- *   `request(ns, spec)`, `requestBatch(ns, specs, {concurrency})` (one helper process per batch),
+ *   `request(ns, spec)`, `requestBatch(ns, specs, {concurrency})`,
  *   `sampleEndpoints(ns, host, port, proto, n)` → `{histogram, pods, peers, failures, results}`.
+ *   TCP/UDP run in one long-lived helper per namespace (started on first use, ~1 ms per request);
+ *   each request is a new socket with a fresh source port (a new conntrack entry). Default timeout 1 s.
+ *   Error kinds: refused (RST / ICMP port-unreachable / reject), unreachable (ICMP host/net/admin),
+ *   timeout (dropped), blocked (EPERM from the local output path), reset, closed, unsupported.
+ * - Conntrack: a test that changes rules between requests should `conntrackFlush(node.ns)` — old
+ *   entries keep steering established flows (and UDP "flows") the old way.
  *
  * Needs root, `ip` (iproute2), `nft`, `node`; `python3` for SCTP (kernel SCTP support is
  * probed: on kernels without it `sctpSupported()` is false and SCTP tests should skip).
