@@ -66,9 +66,17 @@ export interface ConntrackRunResult {
   error?: string;
 }
 
-function runOne(binary: string, argv: string[]): Promise<ConntrackRunResult> {
+export interface ConntrackOptions {
+  /** The conntrack binary (default `conntrack` from PATH). */
+  binary?: string;
+  /** Argv prefix, e.g. `['ip', 'netns', 'exec', NS]` for tests that stay outside the namespace. */
+  wrap?: string[];
+}
+
+function runOne(argv: string[], opts: ConntrackOptions): Promise<ConntrackRunResult> {
+  const full = [...(opts.wrap ?? []), opts.binary ?? 'conntrack', ...argv];
   return new Promise((resolve) => {
-    execFile(binary, argv, { timeout: 10_000 }, (err, stdout, stderr) => {
+    execFile(full[0] as string, full.slice(1), { timeout: 10_000 }, (err, stdout, stderr) => {
       const text = `${stdout}\n${stderr}`;
       const m = /(\d+) flow entries have been deleted/.exec(text);
       const deleted = m ? Number(m[1]) : 0;
@@ -83,11 +91,11 @@ export async function deleteStaleUdpFlows(
   before: readonly ServicePort[],
   after: readonly ServicePort[],
   log: ConntrackLogger,
-  binary = 'conntrack',
+  opts: ConntrackOptions = {},
 ): Promise<ConntrackRunResult[]> {
   const results: ConntrackRunResult[] = [];
   for (const argv of staleUdpFlowDeletions(before, after)) {
-    const r = await runOne(binary, argv);
+    const r = await runOne(argv, opts);
     results.push(r);
     if (r.error) log.warn({ command: `conntrack ${argv.join(' ')}`, err: r.error }, 'conntrack cleanup failed');
     else if (r.deleted > 0) log.debug({ command: `conntrack ${argv.join(' ')}`, deleted: r.deleted }, 'stale UDP flows deleted');
