@@ -105,6 +105,7 @@ function plan(model: ClusterModel, family: Family, opts: CompileOptions): Family
     const proto = sp.protocol;
     for (const ep of sp.clusterEndpoints) p.endpointIps.add(ep.ip);
     for (const ep of sp.localEndpoints) p.endpointIps.add(ep.ip);
+    for (const ep of sp.externalEndpoints ?? []) p.endpointIps.add(ep.ip);
     const itpLocal = sp.internalTrafficPolicy === 'Local';
     const etpLocal = sp.externalTrafficPolicy === 'Local';
     if (sp.clusterIP) {
@@ -121,7 +122,7 @@ function plan(model: ClusterModel, family: Family, opts: CompileOptions): Family
     }
     // External destinations reach every usable endpoint from inside the cluster; ETP=Local
     // restricts traffic from outside to local endpoints.
-    const externalEndpoints = allUsable(sp);
+    const externalEndpoints = sp.externalEndpoints ?? sp.clusterEndpoints;
     const externals: [string, string][] = [
       ...sp.externalIPs.map((ip): [string, string] => [ip, 'external IP']),
       ...sp.loadBalancerIPs.map((ip): [string, string] => [ip, 'loadbalancer IP']),
@@ -176,13 +177,6 @@ function plan(model: ClusterModel, family: Family, opts: CompileOptions): Family
     }
   }
   return p;
-}
-
-/** Endpoints for traffic to external destinations from inside: every usable one (not ITP-filtered). */
-function allUsable(sp: ServicePort): Endpoint[] {
-  if (sp.internalTrafficPolicy !== 'Local') return sp.clusterEndpoints;
-  const ready = sp.endpoints.filter((e) => e.ready);
-  return ready.length > 0 ? ready : sp.endpoints.filter((e) => e.serving && e.terminating);
 }
 
 function nodeAddresses(model: ClusterModel, family: Family, opts: CompileOptions): string[] {
@@ -362,12 +356,19 @@ function lowerFamily(p: FamilyPlan, opts: CompileOptions): Table {
     base(names.natPrerouting, 'nat', 'prerouting', -100, [rule([jump(names.services)])]),
     base(names.natOutput, 'nat', 'output', -100, [rule([jump(names.services)])]),
     base(names.natPostrouting, 'nat', 'postrouting', 100, [rule([jump(names.masquerading)])]),
-    base(names.filterPrerouting, 'filter', 'prerouting', -110, [
-      rule(
-        [match(keyAPPExpr, '==', set(names.firewallIps)), match({ kind: 'concat', parts: [daddr(f), l4proto, dport, saddr(f)] }, '!=', set(names.firewallAllow)), verdict({ kind: 'drop' })],
-        'loadBalancerSourceRanges: drop sources outside the allowed ranges',
-      ),
-    ]),
+    // Source ranges are checked before DNAT, on traffic arriving (prerouting) and on traffic the
+    // node itself sends (output), as kube-proxy does.
+    base(names.filterPrerouting, 'filter', 'prerouting', -110, [jump(names.firewallCheck)].map((s) => rule([s]))),
+    base(names.filterOutputPreDnat, 'filter', 'output', -110, [jump(names.firewallCheck)].map((s) => rule([s]))),
+    {
+      name: names.firewallCheck,
+      rules: [
+        rule(
+          [match(keyAPPExpr, '==', set(names.firewallIps)), match({ kind: 'concat', parts: [daddr(f), l4proto, dport, saddr(f)] }, '!=', set(names.firewallAllow)), verdict({ kind: 'drop' })],
+          'loadBalancerSourceRanges: drop sources outside the allowed ranges',
+        ),
+      ],
+    },
     base(names.filterInput, 'filter', 'input', -90, [rule([ctNew, jump(names.endpointsCheck)])]),
     base(names.filterForward, 'filter', 'forward', -90, [rule([ctNew, jump(names.endpointsCheck)])]),
     base(names.filterOutput, 'filter', 'output', -90, [rule([ctNew, jump(names.endpointsCheck)])]),

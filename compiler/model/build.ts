@@ -329,7 +329,8 @@ function servicePortsOf(svc: ServiceObject, slices: EndpointSliceInfo[], node: N
       const endpoints = mergeEndpoints(slices, family, p.name, protocol, node.name);
       const cats = categorizeEndpoints(endpoints, spec.internalTrafficPolicy, node);
       const sp: ServicePort = {
-        id: `${metadata.namespace}/${metadata.name}:${p.name}`,
+        // kube-proxy's ServicePortName.String(): no colon for an unnamed port.
+        id: p.name ? `${metadata.namespace}/${metadata.name}:${p.name}` : `${metadata.namespace}/${metadata.name}`,
         namespace: metadata.namespace,
         name: metadata.name,
         portName: p.name,
@@ -344,6 +345,7 @@ function servicePortsOf(svc: ServiceObject, slices: EndpointSliceInfo[], node: N
         internalTrafficPolicy: spec.internalTrafficPolicy,
         endpoints,
         clusterEndpoints: cats.internal,
+        externalEndpoints: cats.cluster,
         localEndpoints: cats.local,
       };
       if (hasNodePorts && p.nodePort !== undefined) sp.nodePort = p.nodePort;

@@ -32,7 +32,7 @@ export interface Endpoint {
 }
 
 export interface ServicePort {
-  /** kube-proxy's service port name: `ns/name:portName` (portName may be empty). */
+  /** kube-proxy's service port name: `ns/name:portName`, or `ns/name` when the port is unnamed. */
   id: string;
   namespace: string;
   name: string;
@@ -56,6 +56,12 @@ export interface ServicePort {
   endpoints: Endpoint[];
   /** Endpoints for traffic from inside the cluster (after ITP, topology, terminating fallback). */
   clusterEndpoints: Endpoint[];
+  /**
+   * Endpoints for traffic to external destinations (NodePort, externalIPs, LB IPs) from inside
+   * the cluster and under ETP Cluster: every usable endpoint, topology-filtered, ignoring ITP.
+   * Optional for hand-built models; defaults to clusterEndpoints.
+   */
+  externalEndpoints?: Endpoint[];
   /** Endpoints for external traffic under externalTrafficPolicy Local (local ones only). */
   localEndpoints: Endpoint[];
 }

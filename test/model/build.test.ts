@@ -24,7 +24,7 @@ describe('buildModel on examples/cluster.yaml', () => {
       'default/kubernetes:https/tcp/v4',
       'default/multi:http/tcp/v4',
       'default/multi:https/tcp/v4',
-      'default/no-endpoints:/tcp/v4',
+      'default/no-endpoints/tcp/v4',
       'default/sctp-echo:echo/sctp/v4',
       'default/web:http/tcp/v4',
       'default/web-nodeport:http/tcp/v4',
@@ -65,7 +65,7 @@ describe('buildModel on examples/cluster.yaml', () => {
   it('keeps NodePorts only on NodePort/LoadBalancer services and empty services', () => {
     expect(byId(model.servicePorts, 'default/web-nodeport:http').nodePort).toBe(30080);
     expect(byId(model.servicePorts, 'default/web:http').nodePort).toBeUndefined();
-    expect(byId(model.servicePorts, 'default/no-endpoints:').endpoints).toEqual([]);
+    expect(byId(model.servicePorts, 'default/no-endpoints').endpoints).toEqual([]);
   });
 
   it('is independent of input order', () => {
@@ -142,7 +142,7 @@ describe('buildModel', () => {
     expect(addrs(byId(m.servicePorts, 'ns/svc:http'))).toEqual(['10.0.0.1:8080', '10.0.0.2:9090']);
   });
 
-  it('handles unnamed single ports (id ends with ":") and defaults protocol to TCP', () => {
+  it('handles unnamed single ports (id has no colon, like kube-proxy) and defaults protocol to TCP', () => {
     const m = buildModel(
       [
         service('ns', 'svc', { clusterIP: '10.96.0.1', ports: [{ port: 80 }] }),
@@ -150,8 +150,8 @@ describe('buildModel', () => {
       ],
       opts(),
     );
-    expect(byId(m.servicePorts, 'ns/svc:')).toMatchObject({ portName: '', protocol: 'tcp', port: 80 });
-    expect(addrs(byId(m.servicePorts, 'ns/svc:'))).toEqual(['10.0.0.1:8080']);
+    expect(byId(m.servicePorts, 'ns/svc')).toMatchObject({ portName: '', protocol: 'tcp', port: 80 });
+    expect(addrs(byId(m.servicePorts, 'ns/svc'))).toEqual(['10.0.0.1:8080']);
   });
 
   it('builds single-stack IPv6 services and filters external addresses by family', () => {
@@ -202,8 +202,8 @@ describe('buildModel', () => {
         ports: [{ port: 80, nodePort: 30080 }],
       });
     const m = buildModel([lb('Local'), lb('Cluster')], opts());
-    expect(byId(m.servicePorts, 'ns/lb-local:').healthCheckNodePort).toBe(32000);
-    expect(byId(m.servicePorts, 'ns/lb-cluster:').healthCheckNodePort).toBeUndefined();
+    expect(byId(m.servicePorts, 'ns/lb-local').healthCheckNodePort).toBe(32000);
+    expect(byId(m.servicePorts, 'ns/lb-cluster').healthCheckNodePort).toBeUndefined();
   });
 
   it('sets session affinity with the default and an explicit timeout', () => {
@@ -220,9 +220,9 @@ describe('buildModel', () => {
       ],
       opts(),
     );
-    expect(byId(m.servicePorts, 'ns/a:').sessionAffinity).toEqual({ timeoutSeconds: 10800 });
-    expect(byId(m.servicePorts, 'ns/b:').sessionAffinity).toEqual({ timeoutSeconds: 60 });
-    expect(byId(m.servicePorts, 'ns/c:').sessionAffinity).toBeUndefined();
+    expect(byId(m.servicePorts, 'ns/a').sessionAffinity).toEqual({ timeoutSeconds: 10800 });
+    expect(byId(m.servicePorts, 'ns/b').sessionAffinity).toEqual({ timeoutSeconds: 60 });
+    expect(byId(m.servicePorts, 'ns/c').sessionAffinity).toBeUndefined();
   });
 
   it('produces nothing (and no problem) for headless and ExternalName services and FQDN slices', () => {
