@@ -42,6 +42,8 @@ export const names = {
   natOutput: 'nat-output',
   natPostrouting: 'nat-postrouting',
   filterPrerouting: 'filter-prerouting',
+  filterOutputPreDnat: 'filter-output-pre-dnat',
+  firewallCheck: 'firewall-check',
   filterInput: 'filter-input',
   filterForward: 'filter-forward',
   filterOutput: 'filter-output',

@@ -1,0 +1,190 @@
+// One service port, one family → its contribution to the ruleset: the set/map elements that
+// carry it (and, for session affinity, its own chains and dynamic sets). Fragments are pure
+// functions of (ServicePort, options, node addresses) and are memoised by the lowering, so an
+// unchanged service contributes the very same element objects to the next ruleset: that is what
+// makes the diff of a one-endpoint change cost O(change).
+
+import { createHash } from 'node:crypto';
+import type { Chain, Element, Family, Rule, SetDef, Value, Verdict } from '../ir/types.js';
+import { cidrContains, parseCidr } from '../ir/ip.js';
+import type { Endpoint, ServicePort } from './model/types.js';
+import { addrType, names, type EndpointNamespace } from './layout.js';
+import { goto, goto2, konst, l4proto, match, rule, saddr, set } from './ir-build.js';
+
+/** What one dispatch key of one namespace contributes. */
+export interface TargetFragment {
+  /** Element of the namespace's dispatch verdict map (goto lb-N / affinity chain / drop). */
+  dispatch?: Element;
+  /** Element of a no-endpoint map (reject), when the key has no endpoints at all. */
+  noEndpoint?: Element;
+  /** Endpoint count balanced over through the slot maps (0 when not through slots). */
+  n: number;
+  /** Per slot: the [address, port] elements keyed by the dispatch key. */
+  slots: [Element, Element][];
+}
+
+export interface Fragment {
+  targets: Record<EndpointNamespace, TargetFragment[]>;
+  clusterIp?: Element;
+  externalMasq: Element[];
+  externalLocal: Element[];
+  nodeportsMasq: Element[];
+  nodeportsLocal: Element[];
+  firewallIps: Element[];
+  firewallAllow: Element[];
+  /** Hairpin elements (`ep . ep`) of every endpoint address this port may DNAT to. */
+  hairpin: Element[];
+  affinityChains: Chain[];
+  affinitySets: SetDef[];
+}
+
+const shortHash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 10);
+
+/** Kernel comments are limited to 128 bytes; keep the informative start. */
+export function boundedComment(s: string): string {
+  if (s.length <= 128 && Buffer.byteLength(s, 'utf8') <= 128) return s;
+  let cut = s.slice(0, 125);
+  while (Buffer.byteLength(cut, 'utf8') > 125) cut = cut.slice(0, -1);
+  return cut + '...';
+}
+
+export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: string[]): Fragment {
+  const fr: Fragment = {
+    targets: { svc: [], np: [], 'svc-local': [], 'np-local': [] },
+    externalMasq: [],
+    externalLocal: [],
+    nodeportsMasq: [],
+    nodeportsLocal: [],
+    firewallIps: [],
+    firewallAllow: [],
+    hairpin: [],
+    affinityChains: [],
+    affinitySets: [],
+  };
+  const proto = sp.protocol;
+  const external = sp.externalEndpoints ?? sp.clusterEndpoints;
+  const etpLocal = sp.externalTrafficPolicy === 'Local';
+  const affinityDone = new Map<string, string>();
+
+  /** choice names the endpoint list for affinity state: internal (ITP Local), cluster, or local (ETP Local). */
+  type Choice = 'internal' | 'cluster' | 'local';
+  const addTarget = (ns: EndpointNamespace, key: Value, endpoints: Endpoint[], choice: Choice, what: string, whenEmpty: 'reject' | 'drop'): void => {
+    const comment = boundedComment(`${sp.id} ${what}`);
+    const t: TargetFragment = { n: 0, slots: [] };
+    if (endpoints.length === 0) {
+      if (whenEmpty === 'drop') t.dispatch = { key, data: { kind: 'drop' }, comment };
+      else t.noEndpoint = { key, data: goto(names.rejectChain), comment };
+    } else if (sp.sessionAffinity) {
+      t.dispatch = { key, data: goto(affinityChain(sp, family, endpoints, choice, fr, affinityDone)), comment };
+    } else {
+      t.n = endpoints.length;
+      t.dispatch = { key, data: goto(names.lb(ns, t.n)), comment };
+      t.slots = endpoints.map((ep) => [
+        { key, data: ep.ip },
+        { key, data: ep.port },
+      ]);
+    }
+    fr.targets[ns].push(t);
+  };
+
+  if (sp.clusterIP) {
+    fr.clusterIp = { key: sp.clusterIP };
+    // ITP=Local without local endpoints drops (kube-proxy); no endpoints at all rejects.
+    const whenEmpty = sp.internalTrafficPolicy === 'Local' && sp.endpoints.length > 0 ? 'drop' : 'reject';
+    const choice = sp.internalTrafficPolicy === 'Local' ? 'internal' : 'cluster';
+    addTarget('svc', { concat: [sp.clusterIP, proto, sp.port] }, sp.clusterEndpoints, choice, 'cluster IP', whenEmpty);
+  }
+  // External destinations reach every usable endpoint from inside the cluster; ETP=Local
+  // restricts traffic from outside to local endpoints (dropped when there is none).
+  const externals: [string, string][] = [
+    ...sp.externalIPs.map((ip): [string, string] => [ip, 'external IP']),
+    ...sp.loadBalancerIPs.map((ip): [string, string] => [ip, 'loadbalancer IP']),
+  ];
+  for (const [ip, what] of externals) {
+    const key: Value = { concat: [ip, proto, sp.port] };
+    addTarget('svc', key, external, 'cluster', what, 'reject');
+    if (etpLocal) {
+      fr.externalLocal.push({ key });
+      addTarget('svc-local', key, sp.localEndpoints, 'local', `${what} (local endpoints)`, external.length > 0 ? 'drop' : 'reject');
+    } else {
+      fr.externalMasq.push({ key });
+    }
+  }
+  if (sp.loadBalancerSourceRanges.length > 0) {
+    for (const ip of sp.loadBalancerIPs) {
+      fr.firewallIps.push({ key: { concat: [ip, proto, sp.port] } });
+      for (const cidr of sp.loadBalancerSourceRanges) {
+        const c = parseCidr(cidr);
+        if (c) fr.firewallAllow.push({ key: { concat: [ip, proto, sp.port, { prefix: { addr: c.addr, len: c.len } }] } });
+      }
+      // kube-proxy: when the node itself is inside the allowed ranges, traffic the node sends to
+      // the LB IP sourced from the LB IP (when it is local) is allowed too.
+      if (nodeAddrs.some((a) => sp.loadBalancerSourceRanges.some((r) => cidrContains(r, a)))) {
+        fr.firewallAllow.push({ key: { concat: [ip, proto, sp.port, { prefix: { addr: ip, len: family === 'ip' ? 32 : 128 } }] } });
+      }
+    }
+  }
+  if (sp.nodePort !== undefined) {
+    const key: Value = { concat: [proto, sp.nodePort] };
+    addTarget('np', key, external, 'cluster', 'nodePort', 'reject');
+    if (etpLocal) {
+      fr.nodeportsLocal.push({ key });
+      addTarget('np-local', key, sp.localEndpoints, 'local', 'nodePort (local endpoints)', external.length > 0 ? 'drop' : 'reject');
+    } else {
+      fr.nodeportsMasq.push({ key });
+    }
+  }
+  const ips = new Set<string>();
+  for (const list of [sp.clusterEndpoints, external, sp.localEndpoints]) for (const ep of list) ips.add(ep.ip);
+  fr.hairpin = [...ips].map((ip) => ({ key: { concat: [ip, ip] } }));
+  return fr;
+}
+
+/**
+ * Session affinity (ClientIP) needs the chosen endpoint remembered per client: one dynamic set of
+ * client addresses per endpoint (timeout = timeoutSeconds) and one chain per endpoint, like
+ * kube-proxy, but only for the services that ask for affinity. Names carry a hash of the
+ * endpoint, so endpoints that stay keep their clients and endpoints that leave are forgotten.
+ */
+function affinityChain(
+  sp: ServicePort,
+  f: Family,
+  endpoints: Endpoint[],
+  choice: string,
+  fr: Fragment,
+  done: Map<string, string>,
+): string {
+  const id = `${sp.id}/${sp.protocol}/${choice}`;
+  const existing = done.get(id);
+  if (existing) return existing;
+  const h = shortHash(id);
+  const chainName = names.affinity(h);
+  done.set(id, chainName);
+  const timeout = sp.sessionAffinity?.timeoutSeconds ?? 10800;
+  const rules: Rule[] = [];
+  const entries: [Value, Verdict][] = [];
+  endpoints.forEach((ep, i) => {
+    const eh = shortHash(`${ep.ip}/${ep.port}`).slice(0, 8);
+    const setName = names.affinityClients(h, eh);
+    const epChain = names.affinityEndpoint(h, eh);
+    fr.affinitySets.push({ name: setName, keyType: [addrType(f)], flags: ['timeout'], timeout, elements: [], dynamic: true });
+    rules.push(rule([match(saddr(f), '==', set(setName)), goto2(epChain)], boundedComment(`${sp.id} affinity -> ${ep.ip}:${ep.port}`)));
+    fr.affinityChains.push({
+      name: epChain,
+      rules: [
+        rule(
+          [
+            match(l4proto, '==', konst(sp.protocol)),
+            { kind: 'setupdate', set: setName, elem: saddr(f) },
+            { kind: 'dnat', family: f, addr: konst(ep.ip), port: konst(ep.port) },
+          ],
+          boundedComment(`${sp.id} -> ${ep.ip}:${ep.port}`),
+        ),
+      ],
+    });
+    entries.push([i, goto(epChain)]);
+  });
+  rules.push(rule([{ kind: 'anonvmap', key: { kind: 'numgen', mod: endpoints.length }, entries }]));
+  fr.affinityChains.unshift({ name: chainName, rules });
+  return chainName;
+}
