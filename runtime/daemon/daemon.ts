@@ -5,7 +5,7 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
-import { compileObjects } from '../../compiler/index.js';
+import { compile } from '../../compiler/index.js';
 import type { Problem, ServicePort } from '../../compiler/model/types.js';
 import type { Family } from '../../ir/types.js';
 import { createApplier } from '../apply/index.js';
@@ -22,6 +22,7 @@ import { DaemonMetrics } from '../metrics/metrics.js';
 import { SyncEngine, type SyncResult } from '../sync/index.js';
 import type { DaemonConfig } from './config.js';
 import { SyncLoop } from './loop.js';
+import { ModelCache } from './model-cache.js';
 
 export interface DaemonDeps {
   log?: Logger;
@@ -58,6 +59,7 @@ export class Daemon {
   readonly log: Logger;
   private readonly loop: SyncLoop;
   private readonly hc: HealthCheckServers;
+  private readonly models: ModelCache;
   private applier?: Applier;
   private engine?: SyncEngine;
   private watches?: Watches;
@@ -74,6 +76,7 @@ export class Daemon {
   ) {
     this.log = deps.log ?? pino({ base: { component: 'nftproxy' } });
     this.health = new ProxierHealth(2 * config.syncPeriodMs);
+    this.models = new ModelCache(this.store, config.compile);
     this.hc = new HealthCheckServers(this.log, deps.healthCheckHost ?? '0.0.0.0');
     this.loop = new SyncLoop({
       minSyncPeriodMs: config.minSyncPeriodMs,
@@ -150,6 +153,7 @@ export class Daemon {
     await Promise.all(this.servers.map((s) => s.close()));
     this.servers = [];
     this.applier?.close();
+    this.models.close();
     this.log.info({ syncs: this.syncs }, 'stopped; rules left in place');
   }
 
@@ -171,10 +175,9 @@ export class Daemon {
     let summary: SyncSummary;
     let model;
     try {
-      const compiled = compileObjects(this.store.snapshot(), this.config.compile);
-      model = compiled.model;
+      model = this.models.build();
       this.reportProblems(model.problems);
-      const r = await engine.sync(compiled.ruleset, { full });
+      const r = await engine.sync(compile(model, this.config.compile), { full });
       summary = {
         ...r,
         servicePorts: model.servicePorts.length,

@@ -13,6 +13,10 @@ export interface StoreChange {
   kind: WatchedKind;
   type: 'upsert' | 'delete';
   key: string;
+  /** The new version (upsert) or the last known version (delete). */
+  object: KubeObjectLike;
+  /** The version an upsert replaced (an EndpointSlice may have moved to another service). */
+  previous?: KubeObjectLike;
   /** Wall-clock ms when the change reached the store. */
   at: number;
 }
@@ -46,17 +50,22 @@ export class ObjectStore {
     const old = map.get(key);
     if (old && sameVersion(old, obj)) return;
     map.set(key, obj);
-    this.changed({ kind, type: 'upsert', key, at: this.now() });
+    this.changed({ kind, type: 'upsert', key, object: obj, previous: old, at: this.now() });
   }
 
   remove(kind: WatchedKind, obj: KubeObjectLike): void {
     const key = keyOf(obj);
-    if (!this.map(kind).delete(key)) return;
-    this.changed({ kind, type: 'delete', key, at: this.now() });
+    const old = this.map(kind).get(key);
+    if (!old || !this.map(kind).delete(key)) return;
+    this.changed({ kind, type: 'delete', key, object: old, at: this.now() });
   }
 
   get(kind: WatchedKind, namespace: string, name: string): KubeObjectLike | undefined {
     return this.map(kind).get(`${namespace}/${name}`);
+  }
+
+  list(kind: WatchedKind): KubeObjectLike[] {
+    return [...this.map(kind).values()];
   }
 
   count(kind: WatchedKind): number {

@@ -1,10 +1,12 @@
 // The fake API server as a process, driven over stdin/stdout (one JSON object per line), so a
 // test can run it inside a network namespace next to the daemon and still control it.
 //   in:  {"id":1,"op":"apply","object":{...}} | {"id":2,"op":"delete","kind":"Service","namespace":"ns","name":"n"}
+//        {"op":"generate","services":10000,"endpointsPerService":10,"nodes":["node-a"]}
 //        {"op":"stop"} {"op":"start"} {"op":"drop"} {"op":"compact"} {"op":"bookmark"} {"op":"requests"}
 //   out: {"ready":true,"port":N} first, then {"id":1,"ok":true,"result":...} per command.
 
 import { createInterface } from 'node:readline';
+import { generateCluster } from '../../bench/generate.js';
 import { FakeApiServer, type KubeObject } from './server.js';
 
 interface Cmd {
@@ -14,6 +16,9 @@ interface Cmd {
   kind?: string;
   namespace?: string;
   name?: string;
+  services?: number;
+  endpointsPerService?: number;
+  nodes?: string[];
 }
 
 const port = Number(process.argv[2] ?? 0);
@@ -28,6 +33,12 @@ async function run(cmd: Cmd): Promise<unknown> {
       return server.apply(cmd.object).metadata.resourceVersion;
     case 'delete':
       return server.delete(String(cmd.kind), cmd.namespace, String(cmd.name));
+    case 'generate': {
+      // A synthetic cluster (bench/generate.ts) created server-side: 10k objects need no pipe.
+      const objs = generateCluster({ services: cmd.services ?? 100, endpointsPerService: cmd.endpointsPerService ?? 10, nodes: cmd.nodes });
+      for (const o of objs) server.apply(o as KubeObject);
+      return objs.length;
+    }
     case 'stop':
       return server.stop();
     case 'start':

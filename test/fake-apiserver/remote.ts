@@ -65,6 +65,9 @@ export class RemoteFakeApi {
   delete(kind: string, namespace: string | undefined, name: string): Promise<unknown> {
     return this.call('delete', { kind, namespace, name });
   }
+  generate(services: number, endpointsPerService: number, nodes: string[]): Promise<unknown> {
+    return this.call('generate', { services, endpointsPerService, nodes });
+  }
   stop(): Promise<unknown> {
     return this.call('stop');
   }
