@@ -4,6 +4,7 @@
 
 import { isIP, isIPv4 } from 'node:net';
 import { z } from 'zod';
+import { fastElementOk } from './fast-elements.js';
 import {
   IMMEDIATE_PATTERN,
   MAX_MARK,
@@ -307,9 +308,25 @@ export type NftSet = z.infer<typeof NftSetSchema>;
 export const NftMapSchema = z.strictObject({ ...setDecl, map: NftDataTypeSchema });
 export type NftMap = z.infer<typeof NftMapSchema>;
 
+const NftElementEntrySchema = z.union([NftMapEntrySchema, NftElemItemSchema]);
+type NftElementEntry = z.infer<typeof NftElementEntrySchema>;
+
 export const NftElementSchema = z.strictObject({
   ...objectRef,
-  elem: z.array(z.union([NftMapEntrySchema, NftElemItemSchema])).min(1),
+  // Each entry is checked by the sound fast path first; only what it does not accept is parsed
+  // by the full schema (which then decides and names the problem). See fast-elements.ts.
+  elem: z
+    .array(z.custom<NftElementEntry>(() => true))
+    .min(1)
+    .superRefine((items, ctx) => {
+      items.forEach((item, i) => {
+        if (fastElementOk(item)) return;
+        const r = NftElementEntrySchema.safeParse(item);
+        if (!r.success) {
+          for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: [i, ...issue.path] });
+        }
+      });
+    }),
 });
 export type NftElement = z.infer<typeof NftElementSchema>;
 
