@@ -4,6 +4,8 @@ import { Command, CommanderError } from 'commander';
 import { InputError } from '../../compiler/model/load.js';
 import { compileCommand } from './compile.js';
 import { traceCommand } from './trace.js';
+import { diffCommand } from './diff.js';
+import { applyCommand, cleanupCommand } from './apply.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_UNUSABLE, UsageError } from './io.js';
 
 export function buildProgram(out: (s: string) => void = (s) => process.stdout.write(s)): Command {
@@ -13,6 +15,9 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
     .showHelpAfterError();
   program.addCommand(compileCommand(out));
   program.addCommand(traceCommand(out));
+  program.addCommand(diffCommand(out));
+  program.addCommand(applyCommand(out));
+  program.addCommand(cleanupCommand(out));
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -1,0 +1,79 @@
+// `nftproxy apply FILE`: one full sync of a cluster dump into the CURRENT network namespace, and
+// `nftproxy cleanup`: remove exactly our tables (both families) and nothing else.
+
+import { Command, Option } from 'commander';
+import { compileText } from '../../compiler/index.js';
+import { fullTransaction, type Command as IrCommand } from '../../ir/transaction.js';
+import type { Family } from '../../ir/types.js';
+import { createApplier, type Applier } from '../apply/index.js';
+import { SyncEngine } from '../sync/index.js';
+import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
+import { readInput, reportProblems } from './io.js';
+
+const applierOption = (): Option =>
+  new Option('--applier <applier>', 'lib: libnftables in-process; cli: the nft command; auto: lib when it loads').choices(['auto', 'cli', 'lib']).default('auto');
+
+export function applyCommand(out: (s: string) => void): Command {
+  const cmd = new Command('apply')
+    .description('program the ruleset of a cluster dump into the current network namespace (one atomic full sync)')
+    .argument('<file>', 'YAML or JSON cluster dump, - for stdin')
+    .addOption(applierOption())
+    .option('--check', 'only let the kernel validate the transaction (nft -c): nothing changes', false);
+  withCompileOptions(cmd);
+  return cmd.action(async (file: string, flags: RawCompileFlags & { applier: 'auto' | 'cli' | 'lib'; check: boolean }) => {
+    const opts = compileOptionsFrom(flags);
+    const { model, ruleset } = compileText(readInput(file), opts);
+    reportProblems(model.problems);
+    const applier = createApplier(flags.applier);
+    try {
+      if (flags.check) {
+        const started = performance.now();
+        await applier.check(fullTransaction(ruleset));
+        out(`check passed: the kernel accepts the transaction (${(performance.now() - started).toFixed(1)} ms, applier ${applier.name})\n`);
+        return;
+      }
+      const engine = new SyncEngine({ applier, ownedTables: ownedTables(opts.tableName) });
+      const r = await engine.sync(ruleset, { full: true });
+      out(`applied ${r.kind} sync: ${r.commands} commands, ${model.servicePorts.length} service ports, ${r.durationMs.toFixed(1)} ms (applier ${applier.name})\n`);
+    } finally {
+      applier.close();
+    }
+  });
+}
+
+const ownedTables = (name: string): { family: Family; name: string }[] => [
+  { family: 'ip', name },
+  { family: 'ip6', name },
+];
+
+/** Deletes our tables that exist, in one transaction. Returns what was removed. */
+export async function cleanup(applier: Applier, tableName: string): Promise<string[]> {
+  const listing = await applier.listJson('list tables');
+  const present = new Set(
+    listing.nftables.flatMap((item) => {
+      const t = (item as { table?: { family: string; name: string } }).table;
+      return t ? [`${t.family} ${t.name}`] : [];
+    }),
+  );
+  const commands: IrCommand[] = ownedTables(tableName)
+    .filter((t) => present.has(`${t.family} ${t.name}`))
+    .map((t) => ({ op: 'delete', what: 'table', family: t.family, table: t.name }));
+  if (commands.length > 0) await applier.apply({ commands });
+  return commands.map((c) => `${c.family} ${(c as { table: string }).table}`);
+}
+
+export function cleanupCommand(out: (s: string) => void): Command {
+  return new Command('cleanup')
+    .description('remove our tables (ip and ip6) from the current network namespace, and nothing else')
+    .addOption(new Option('--table <name>', 'table name').default('nftproxy'))
+    .addOption(applierOption())
+    .action(async (flags: { table: string; applier: 'auto' | 'cli' | 'lib' }) => {
+      const applier = createApplier(flags.applier);
+      try {
+        const removed = await cleanup(applier, flags.table);
+        out(removed.length > 0 ? `removed table ${removed.join(', table ')}\n` : `no table named ${flags.table}: nothing to remove\n`);
+      } finally {
+        applier.close();
+      }
+    });
+}
