@@ -21,6 +21,8 @@ export interface TargetFragment {
   n: number;
   /** Per slot: the [address, port] elements keyed by the dispatch key. */
   slots: [Element, Element][];
+  /** `ip:port` of the endpoint in each slot, to keep slots stable across compiles. */
+  order: string[];
 }
 
 export interface Fragment {
@@ -36,6 +38,8 @@ export interface Fragment {
   hairpin: Element[];
   affinityChains: Chain[];
   affinitySets: SetDef[];
+  /** Slot order per target (`ns|key`), for the next compile of the same service port. */
+  slotOrder: Map<string, string[]>;
 }
 
 const shortHash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 10);
@@ -48,7 +52,35 @@ export function boundedComment(s: string): string {
   return cut + '...';
 }
 
-export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: string[]): Fragment {
+const epId = (ep: Endpoint): string => `${ep.ip}:${ep.port}`;
+
+/**
+ * Keeps endpoints in the slots they had: a departed endpoint's slot is taken by the endpoint in
+ * the last slot (or a new one), so removing one endpoint rewrites one slot instead of shifting
+ * every slot after it. The choice stays uniform: numgen picks among slots 0..N-1.
+ */
+export function stableSlots(endpoints: Endpoint[], previous: string[] | undefined): Endpoint[] {
+  if (!previous || previous.length === 0) return endpoints;
+  const byId = new Map(endpoints.map((ep) => [epId(ep), ep]));
+  const slots: (Endpoint | undefined)[] = previous.map((id) => byId.get(id));
+  for (const ep of slots) if (ep) byId.delete(epId(ep));
+  const newcomers = [...byId.values()];
+  // Fill holes with newcomers first, then with endpoints from the end.
+  for (let i = 0; i < slots.length; i++) {
+    if (slots[i]) continue;
+    const n = newcomers.shift();
+    if (n) {
+      slots[i] = n;
+      continue;
+    }
+    while (slots.length > i + 1 && !slots[slots.length - 1]) slots.pop();
+    if (slots.length > i + 1) slots[i] = slots.pop();
+  }
+  const out = slots.filter((e): e is Endpoint => e !== undefined);
+  return [...out, ...newcomers];
+}
+
+export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: string[], previous?: Fragment): Fragment {
   const fr: Fragment = {
     targets: { svc: [], np: [], 'svc-local': [], 'np-local': [] },
     externalMasq: [],
@@ -60,6 +92,7 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
     hairpin: [],
     affinityChains: [],
     affinitySets: [],
+    slotOrder: new Map(),
   };
   const proto = sp.protocol;
   const external = sp.externalEndpoints ?? sp.clusterEndpoints;
@@ -70,16 +103,20 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
   type Choice = 'internal' | 'cluster' | 'local';
   const addTarget = (ns: EndpointNamespace, key: Value, endpoints: Endpoint[], choice: Choice, what: string, whenEmpty: 'reject' | 'drop'): void => {
     const comment = boundedComment(`${sp.id} ${what}`);
-    const t: TargetFragment = { n: 0, slots: [] };
+    const t: TargetFragment = { n: 0, slots: [], order: [] };
     if (endpoints.length === 0) {
       if (whenEmpty === 'drop') t.dispatch = { key, data: { kind: 'drop' }, comment };
       else t.noEndpoint = { key, data: goto(names.rejectChain), comment };
     } else if (sp.sessionAffinity) {
       t.dispatch = { key, data: goto(affinityChain(sp, family, endpoints, choice, fr, affinityDone)), comment };
     } else {
-      t.n = endpoints.length;
+      const orderKey = `${ns}|${JSON.stringify(key)}`;
+      const ordered = stableSlots(endpoints, previous?.slotOrder.get(orderKey));
+      t.n = ordered.length;
+      t.order = ordered.map(epId);
+      fr.slotOrder.set(orderKey, t.order);
       t.dispatch = { key, data: goto(names.lb(ns, t.n)), comment };
-      t.slots = endpoints.map((ep) => [
+      t.slots = ordered.map((ep) => [
         { key, data: ep.ip },
         { key, data: ep.port },
       ]);

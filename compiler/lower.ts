@@ -2,9 +2,9 @@
 // a fixed set of chains and rules (`staticProgram`), with every service and endpoint stored as
 // set/map elements contributed by per-service-port fragments (fragment.ts). The only chains that
 // depend on the data are
-//   - `<ns>-lb-N`: one per endpoint count N in use (numgen's modulus is an immediate), always
-//     present for N = 1..MIN_SLOTS;
-//   - `<ns>-ep-I`: one per slot index, up to the largest endpoint count rounded up to a power of two;
+//   - `<ns>-lb-N` (numgen's modulus is an immediate, so one chain per endpoint count N) and
+//     `<ns>-ep-I` (one per slot), both for 1..S where S is the largest endpoint count rounded up
+//     to a power of two (at least MIN_SLOTS): they change only when S does;
 //   - affinity chains for services with sessionAffinity ClientIP (a measured exception).
 // None of them grows with the number of services.
 //
@@ -15,7 +15,7 @@
 import type { Chain, Element, Family, Rule, Ruleset, SetDef, Stmt, Table, Value, Verdict } from '../ir/types.js';
 import { cidrContains, parseCidr } from '../ir/ip.js';
 import type { ClusterModel, CompileOptions, ServicePort } from './model/types.js';
-import { addrType, endpointNamespaces, keyedByAddress, loopback, MIN_SLOTS, names, slotCount, type EndpointNamespace } from './layout.js';
+import { addrType, endpointNamespaces, keyedByAddress, loopback, names, slotCount, type EndpointNamespace } from './layout.js';
 import { lowerServicePort, type Fragment } from './fragment.js';
 import { daddr, dport, fibType, goto, goto2, jump, konst, l4proto, mark, match, packetKey, rule, saddr, set, verdict } from './ir-build.js';
 
@@ -28,10 +28,12 @@ export interface LowerCache {
   opts?: CompileOptions;
   nodeKey?: string;
   fragments: WeakMap<ServicePort, Fragment>;
+  /** The last fragment of each service port by identity (`family id`), for stable slots. */
+  previous: Map<string, Fragment>;
 }
 
 export function createLowerCache(): LowerCache {
-  return { fragments: new WeakMap() };
+  return { fragments: new WeakMap(), previous: new Map() };
 }
 
 export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerCache = createLowerCache()): Ruleset {
@@ -40,24 +42,30 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
     cache.opts = opts;
     cache.nodeKey = nodeKey;
     cache.fragments = new WeakMap();
+    cache.previous = new Map();
   }
+  const current = new Map<string, Fragment>();
   const families: Family[] = ['ip', 'ip6'];
-  return {
+  const ruleset: Ruleset = {
     tables: families.map((f) => {
       const nodeAddrs = nodeAddresses(model, f, opts);
       const fragments: Fragment[] = [];
       for (const sp of model.servicePorts) {
         if ((sp.family === 4 ? 'ip' : 'ip6') !== f) continue;
+        const id = `${f} ${sp.id}/${sp.protocol}`;
         let fr = cache.fragments.get(sp);
         if (!fr) {
-          fr = lowerServicePort(sp, f, nodeAddrs);
+          fr = lowerServicePort(sp, f, nodeAddrs, cache.previous.get(id));
           cache.fragments.set(sp, fr);
         }
+        current.set(id, fr);
         fragments.push(fr);
       }
       return assemble(f, fragments, opts, nodePortAddresses(f, opts, nodeAddrs));
     }),
   };
+  cache.previous = current;
+  return ruleset;
 }
 
 function nodeAddresses(model: ClusterModel, family: Family, opts: CompileOptions): string[] {
@@ -161,8 +169,9 @@ function assemble(f: Family, fragments: Fragment[], opts: CompileOptions, npAddr
     }
     sets.push({ name: names.dispatch(ns), keyType, dataType: 'verdict', elements: dispatch });
     if (maxN === 0) continue;
-    for (let n = 1; n <= MIN_SLOTS; n++) used.add(n);
+    // lb-N for every N up to the slot count: an endpoint count change never needs a new chain.
     const slots = slotCount(maxN);
+    for (let n = 1; n <= slots; n++) used.add(n);
     for (let i = 0; i < slots; i++) {
       slotMaps.push({ name: names.slotAddr(ns, i), keyType, dataType: A, elements: slotAddr[i] ?? [] });
       slotMaps.push({ name: names.slotPort(ns, i), keyType, dataType: 'inet_service', elements: slotPort[i] ?? [] });
