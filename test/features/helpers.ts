@@ -5,7 +5,8 @@
 import { expect } from 'vitest';
 import { compileObjects } from '../../compiler/index.js';
 import { defaultCompileOptions, type CompileOptions } from '../../compiler/model/types.js';
-import { rulesetToJson } from '../../compiler/nft/json.js';
+import { rulesetToJson, transactionToJson } from '../../compiler/nft/json.js';
+import { diffRulesets } from '../../ir/diff.js';
 import { predictedEndpoints, traceConnection, verdictProbabilities, type Outcome, type TraceVerdict } from '../../ir/interpret.js';
 import type { Ruleset } from '../../ir/types.js';
 import { conntrackFlush, exec, nftLoad, type EndpointSample, type Proto, type Topology } from '../harness/index.js';
@@ -47,11 +48,39 @@ export async function loadCluster(
   opts: CompileOptions = baseOptions,
   nodes: NodeSpec[] = [{ name: 'node-a', ip: NODE_V4 }],
 ): Promise<Loaded> {
+  const ruleset = compileCluster(services, opts, nodes);
+  await nftLoad(topo.node.ns, JSON.stringify(rulesetToJson(ruleset)), { format: 'json' });
+  await conntrackFlush(topo.node.ns);
+  return { ruleset, opts };
+}
+
+/** Compiles the services; the model must have no problems. */
+export function compileCluster(services: ServiceSpec[], opts: CompileOptions = baseOptions, nodes: NodeSpec[] = [{ name: 'node-a', ip: NODE_V4 }]): Ruleset {
   const compiled = compileObjects(objectsFor(services, nodes), opts);
   expect(compiled.model.problems).toEqual([]);
-  await nftLoad(topo.node.ns, JSON.stringify(rulesetToJson(compiled.ruleset)), { format: 'json' });
+  return compiled.ruleset;
+}
+
+/**
+ * Moves the kernel from `before` to `after` with the minimal transaction, as the daemon's partial
+ * sync does (dynamic state such as affinity sets that both keep stays in the kernel), then forgets
+ * connections made under the old rules.
+ */
+export async function applyDelta(topo: Topology, before: Ruleset, after: Ruleset): Promise<void> {
+  const tx = diffRulesets(before, after);
+  await nftLoad(topo.node.ns, JSON.stringify(transactionToJson(tx)), { format: 'json' });
   await conntrackFlush(topo.node.ns);
-  return { ruleset: compiled.ruleset, opts };
+}
+
+/** The keys of a kernel set in the node namespace (`nft -j list set`), as text. */
+export async function kernelSetKeys(topo: Topology, family: 'ip' | 'ip6', table: string, set: string): Promise<string[]> {
+  const r = await exec(topo.node.ns, ['nft', '-j', 'list', 'set', family, table, set]);
+  const root = JSON.parse(r.stdout) as { nftables: { set?: { elem?: unknown[] } }[] };
+  const elems = root.nftables.find((x) => x.set)?.set?.elem ?? [];
+  return elems.map((e) => {
+    const v = typeof e === 'object' && e !== null && 'elem' in e ? (e as { elem: { val: unknown } }).elem.val : e;
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  });
 }
 
 /** Address → pod name, for every pod of the topology (both families). */
