@@ -76,6 +76,26 @@ export function ipFamily(s: string): IpFamilyNumber | undefined {
   return parseIp(s)?.family;
 }
 
+/**
+ * A numeric sort key: a number for IPv4 (cheap, no BigInt), a bigint for IPv6. JavaScript
+ * compares numbers and bigints correctly with < and >. Undefined for invalid addresses.
+ */
+export function ipSortKey(s: string): number | bigint | undefined {
+  if (isIPv4(s)) {
+    let v = 0;
+    let octet = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 46) {
+        v = v * 256 + octet;
+        octet = 0;
+      } else octet = octet * 10 + (c - 48);
+    }
+    return v * 256 + octet;
+  }
+  return ipToBigInt(s);
+}
+
 export function ipToBigInt(s: string): bigint | undefined {
   return parseIp(s)?.value;
 }
@@ -117,6 +137,8 @@ export function bigIntToIp(value: bigint, family: IpFamilyNumber): string {
 }
 
 export function normalizeIp(s: string): string | undefined {
+  // node's isIPv4 accepts only canonical dotted quads (no leading zeros): already normal.
+  if (typeof s === 'string' && isIPv4(s)) return s;
   const p = parseIp(s);
   return p === undefined ? undefined : bigIntToIp(p.value, p.family);
 }

@@ -9,7 +9,7 @@
 // resolved named and numeric targetPorts per pod). Only the first address of an endpoint counts.
 
 import type { z } from 'zod';
-import { bigIntToIp, ipFamily, ipToBigInt, normalizeCidr, normalizeIp, parseCidr, parseIp } from '../../ir/ip.js';
+import { bigIntToIp, ipFamily, ipSortKey, normalizeCidr, normalizeIp, parseCidr, parseIp } from '../../ir/ip.js';
 import { categorizeEndpoints } from './categorize.js';
 import {
   SERVICE_NAME_LABEL,
@@ -208,7 +208,7 @@ function parseSlice(raw: Record<string, unknown>, log: ProblemLog): { service: s
       return;
     }
     const out: SliceEndpoint = {
-      ip: bigIntToIp(parsed.value, parsed.family),
+      ip: parsed.family === 4 ? (normalizeIp(addr) as string) : bigIntToIp(parsed.value, parsed.family),
       ready: ep.conditions.ready ?? true,
       serving: ep.conditions.serving ?? true,
       terminating: ep.conditions.terminating ?? false,
@@ -288,7 +288,7 @@ function mergeEndpoints(slices: EndpointSliceInfo[], family: IpFamily, portName:
   }
   // Decorate-sort: parsing addresses inside the comparator would dominate at scale.
   return [...byIp.values()]
-    .map((e) => ({ e, key: ipToBigInt(e.ip) ?? 0n }))
+    .map((e) => ({ e, key: ipSortKey(e.ip) ?? 0 }))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.e.port - b.e.port))
     .map((x) => x.e);
 }
