@@ -45,7 +45,7 @@ beforeAll(async () => {
     },
     {
       name: 'ext6',
-      clusterIP: 'fd00:10:96::1:10',
+      clusterIP: 'fd00:10:96::110',
       externalIPs: [EXT_V6],
       ports: [{ name: 'http', port: 80 }],
       slices: [{ family: 'IPv6', targetPort: 8080, endpoints: [{ ip: a.ipv6!, node: 'node-a' }, { ip: c.ipv6!, node: 'node-b' }] }],
