@@ -27,15 +27,15 @@ export interface TargetFragment {
 
 export interface Fragment {
   targets: Record<EndpointNamespace, TargetFragment[]>;
-  clusterIp?: Element;
+  clusterIp?: string;
   externalMasq: Element[];
   externalLocal: Element[];
   nodeportsMasq: Element[];
   nodeportsLocal: Element[];
   firewallIps: Element[];
   firewallAllow: Element[];
-  /** Hairpin elements (`ep . ep`) of every endpoint address this port may DNAT to. */
-  hairpin: Element[];
+  /** Every endpoint address this port may DNAT to (for the hairpin set). */
+  hairpinIps: string[];
   affinityChains: Chain[];
   affinitySets: SetDef[];
   /** Slot order per target (`ns|key`), for the next compile of the same service port. */
@@ -89,7 +89,7 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
     nodeportsLocal: [],
     firewallIps: [],
     firewallAllow: [],
-    hairpin: [],
+    hairpinIps: [],
     affinityChains: [],
     affinitySets: [],
     slotOrder: new Map(),
@@ -125,7 +125,7 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
   };
 
   if (sp.clusterIP) {
-    fr.clusterIp = { key: sp.clusterIP };
+    fr.clusterIp = sp.clusterIP;
     // ITP=Local without local endpoints drops (kube-proxy); no endpoints at all rejects.
     const whenEmpty = sp.internalTrafficPolicy === 'Local' && sp.endpoints.length > 0 ? 'drop' : 'reject';
     const choice = sp.internalTrafficPolicy === 'Local' ? 'internal' : 'cluster';
@@ -173,7 +173,7 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
   }
   const ips = new Set<string>();
   for (const list of [sp.clusterEndpoints, external, sp.localEndpoints]) for (const ep of list) ips.add(ep.ip);
-  fr.hairpin = [...ips].map((ip) => ({ key: { concat: [ip, ip] } }));
+  fr.hairpinIps = [...ips];
   return fr;
 }
 

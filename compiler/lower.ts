@@ -23,6 +23,13 @@ export { boundedComment } from './fragment.js';
 
 const protocols = ['tcp', 'udp', 'sctp'] as const;
 
+/**
+ * Elements shared by several service ports (a cluster IP of a multi-port service, an endpoint
+ * address behind several ports), reference-counted across compiles so that deduplicating them
+ * costs O(change) instead of hashing every address on every compile. Map order = element order.
+ */
+type RefSet = Map<string, { count: number; el: Element }>;
+
 /** Memo of fragments by ServicePort object; valid for one options object and node address list. */
 export interface LowerCache {
   opts?: CompileOptions;
@@ -30,10 +37,51 @@ export interface LowerCache {
   fragments: WeakMap<ServicePort, Fragment>;
   /** The last fragment of each service port by identity (`family id`), for stable slots. */
   previous: Map<string, Fragment>;
+  refs: Record<Family, { clusterIps: RefSet; hairpin: RefSet }>;
+  /** Chains that depend only on configuration / slot counts: reused so the diff skips them. */
+  chains: Map<string, Chain[]>;
 }
 
 export function createLowerCache(): LowerCache {
-  return { fragments: new WeakMap(), previous: new Map() };
+  return { fragments: new WeakMap(), previous: new Map(), refs: emptyRefs(), chains: new Map() };
+}
+
+const emptyRefs = (): LowerCache['refs'] => ({
+  ip: { clusterIps: new Map(), hairpin: new Map() },
+  ip6: { clusterIps: new Map(), hairpin: new Map() },
+});
+
+function ref(set: RefSet, key: string, make: () => Element): void {
+  const r = set.get(key);
+  if (r) r.count++;
+  else set.set(key, { count: 1, el: make() });
+}
+
+function unref(set: RefSet, key: string): void {
+  const r = set.get(key);
+  if (!r) return;
+  if (--r.count === 0) set.delete(key);
+}
+
+function addRefs(refs: LowerCache['refs'][Family], fr: Fragment, sign: 1 | -1): void {
+  if (fr.clusterIp !== undefined) {
+    const ip = fr.clusterIp;
+    if (sign > 0) ref(refs.clusterIps, ip, () => ({ key: ip }));
+    else unref(refs.clusterIps, ip);
+  }
+  for (const ip of fr.hairpinIps) {
+    if (sign > 0) ref(refs.hairpin, ip, () => ({ key: { concat: [ip, ip] } }));
+    else unref(refs.hairpin, ip);
+  }
+}
+
+function memoChains(cache: LowerCache, key: string, make: () => Chain[]): Chain[] {
+  let c = cache.chains.get(key);
+  if (!c) {
+    c = make();
+    cache.chains.set(key, c);
+  }
+  return c;
 }
 
 export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerCache = createLowerCache()): Ruleset {
@@ -43,6 +91,8 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
     cache.nodeKey = nodeKey;
     cache.fragments = new WeakMap();
     cache.previous = new Map();
+    cache.refs = emptyRefs();
+    cache.chains = new Map();
   }
   const current = new Map<string, Fragment>();
   const families: Family[] = ['ip', 'ip6'];
@@ -58,10 +108,18 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
           fr = lowerServicePort(sp, f, nodeAddrs, cache.previous.get(id));
           cache.fragments.set(sp, fr);
         }
+        const prev = cache.previous.get(id);
+        if (prev !== fr) {
+          if (prev) addRefs(cache.refs[f], prev, -1);
+          addRefs(cache.refs[f], fr, 1);
+        }
         current.set(id, fr);
         fragments.push(fr);
       }
-      return assemble(f, fragments, opts, nodePortAddresses(f, opts, nodeAddrs));
+      for (const [id, prev] of cache.previous) {
+        if (id.startsWith(`${f} `) && !current.has(id)) addRefs(cache.refs[f], prev, -1);
+      }
+      return assemble(f, fragments, opts, nodePortAddresses(f, opts, nodeAddrs), cache);
     }),
   };
   cache.previous = current;
@@ -105,14 +163,16 @@ function unique(lists: Iterable<Element[]>, keyOf: (e: Element) => string): Elem
   return out;
 }
 
-const scalarKey = (e: Element): string => String(e.key);
 const jsonKey = (e: Element): string => JSON.stringify(e.key);
-const pairKey = (e: Element): string => {
-  const k = e.key as { concat: Value[] };
-  return String(k.concat[0]);
-};
 
-function assemble(f: Family, fragments: Fragment[], opts: CompileOptions, npAddrs: string[] | 'all-local'): Table {
+function assemble(f: Family, fragments: Fragment[], opts: CompileOptions, npAddrs: string[] | 'all-local', cache: LowerCache): Table {
+  const refs = cache.refs[f];
+  const refElements = (r: RefSet): Element[] => {
+    const out: Element[] = new Array<Element>(r.size);
+    let i = 0;
+    for (const v of r.values()) out[i++] = v.el;
+    return out;
+  };
   const A = addrType(f);
   const keyAPP: SetDef['keyType'] = [A, 'inet_proto', 'inet_service'];
   const keyPP: SetDef['keyType'] = ['inet_proto', 'inet_service'];
@@ -122,7 +182,7 @@ function assemble(f: Family, fragments: Fragment[], opts: CompileOptions, npAddr
   const pick = (get: (fr: Fragment) => Element[]): Element[][] => fragments.map(get);
 
   const sets: SetDef[] = [];
-  sets.push({ name: names.clusterIps, keyType: [A], elements: unique([fragments.flatMap((fr) => (fr.clusterIp ? [fr.clusterIp] : []))], scalarKey) });
+  sets.push({ name: names.clusterIps, keyType: [A], elements: refElements(refs.clusterIps) });
   if (cidrs.length > 0) {
     sets.push({
       name: names.clusterCidrs,
@@ -139,7 +199,7 @@ function assemble(f: Family, fragments: Fragment[], opts: CompileOptions, npAddr
     { name: names.nodeportsLocal, keyType: keyPP, elements: unique(pick((fr) => fr.nodeportsLocal), jsonKey) },
     { name: names.firewallIps, keyType: keyAPP, elements: unique(pick((fr) => fr.firewallIps), jsonKey) },
     { name: names.firewallAllow, keyType: [A, 'inet_proto', 'inet_service', A], flags: ['interval'], elements: unique(pick((fr) => fr.firewallAllow), jsonKey) },
-    { name: names.hairpin, keyType: [A, A], elements: unique(pick((fr) => fr.hairpin), pairKey) },
+    { name: names.hairpin, keyType: [A, A], elements: refElements(refs.hairpin) },
   );
 
   const noEpServices: Element[] = [];
@@ -152,14 +212,12 @@ function assemble(f: Family, fragments: Fragment[], opts: CompileOptions, npAddr
     const dispatch: Element[] = [];
     const slotAddr: Element[][] = [];
     const slotPort: Element[][] = [];
-    const used = new Set<number>();
     let maxN = 0;
     for (const fr of fragments) {
       for (const t of fr.targets[ns]) {
         if (t.dispatch) dispatch.push(t.dispatch);
         if (t.noEndpoint) (keyedByAddress(ns) ? noEpServices : noEpNodeports).push(t.noEndpoint);
         if (t.n === 0) continue;
-        used.add(t.n);
         if (t.n > maxN) maxN = t.n;
         t.slots.forEach(([a, p], i) => {
           (slotAddr[i] ??= []).push(a);
@@ -171,16 +229,20 @@ function assemble(f: Family, fragments: Fragment[], opts: CompileOptions, npAddr
     if (maxN === 0) continue;
     // lb-N for every N up to the slot count: an endpoint count change never needs a new chain.
     const slots = slotCount(maxN);
-    for (let n = 1; n <= slots; n++) used.add(n);
     for (let i = 0; i < slots; i++) {
       slotMaps.push({ name: names.slotAddr(ns, i), keyType, dataType: A, elements: slotAddr[i] ?? [] });
       slotMaps.push({ name: names.slotPort(ns, i), keyType, dataType: 'inet_service', elements: slotPort[i] ?? [] });
-      slotChains.push({ name: names.slot(ns, i), rules: slotRules(f, ns, i) });
     }
-    for (const n of [...used].sort((a, b) => a - b)) {
-      const entries = Array.from({ length: n }, (_, i): [Value, Verdict] => [i, goto(names.slot(ns, i))]);
-      lbChains.push({ name: names.lb(ns, n), rules: [rule([{ kind: 'anonvmap', key: { kind: 'numgen', mod: n }, entries }])] });
-    }
+    slotChains.push(...memoChains(cache, `slots ${f} ${ns} ${slots}`, () => Array.from({ length: slots }, (_, i) => ({ name: names.slot(ns, i), rules: slotRules(f, ns, i) }))));
+    lbChains.push(
+      ...memoChains(cache, `lb ${f} ${ns} ${slots}`, () =>
+        Array.from({ length: slots }, (_, k) => {
+          const n = k + 1;
+          const entries = Array.from({ length: n }, (_, i): [Value, Verdict] => [i, goto(names.slot(ns, i))]);
+          return { name: names.lb(ns, n), rules: [rule([{ kind: 'anonvmap', key: { kind: 'numgen', mod: n }, entries }])] };
+        }),
+      ),
+    );
   }
   sets.push(
     { name: names.noEndpointServices, keyType: keyAPP, dataType: 'verdict', elements: noEpServices },
@@ -189,7 +251,7 @@ function assemble(f: Family, fragments: Fragment[], opts: CompileOptions, npAddr
     ...fragments.flatMap((fr) => fr.affinitySets),
   );
   const chains = [
-    ...staticProgram(f, opts, cidrs.length > 0, npAddrs === 'all-local'),
+    ...memoChains(cache, `static ${f} ${cidrs.length > 0} ${npAddrs === 'all-local'}`, () => staticProgram(f, opts, cidrs.length > 0, npAddrs === 'all-local')),
     ...lbChains,
     ...slotChains,
     ...fragments.flatMap((fr) => fr.affinityChains),

@@ -67,3 +67,56 @@ describe('incremental lowering', () => {
     expect(b.tables[0]!.sets.find((s) => s.name === 'svc-addr-0')!.elements[7]).toBe(a.tables[0]!.sets.find((s) => s.name === 'svc-addr-0')!.elements[7]);
   });
 });
+
+/** A ruleset up to element order and slot assignment: what the datapath does, not how it is laid out. */
+function semantic(rs: ReturnType<typeof compile>): unknown {
+  return rs.tables.map((t) => {
+    const slotMaps = t.sets.filter((s) => /-(addr|port)-\d+$/.test(s.name));
+    const perKey = new Map<string, string[]>();
+    for (const m of slotMaps.filter((s) => /-addr-\d+$/.test(s.name))) {
+      const portMap = t.sets.find((s) => s.name === m.name.replace('-addr-', '-port-'))!;
+      const ports = new Map(portMap.elements.map((e) => [JSON.stringify(e.key), e.data]));
+      for (const e of m.elements) {
+        const k = `${m.name.replace(/-addr-\d+$/, '')} ${JSON.stringify(e.key)}`;
+        const list = perKey.get(k) ?? [];
+        list.push(`${String(e.data)}:${String(ports.get(JSON.stringify(e.key)))}`);
+        perKey.set(k, list);
+      }
+    }
+    return {
+      sets: t.sets
+        .filter((s) => !slotMaps.includes(s))
+        .map((s) => ({ ...s, elements: s.elements.map((e) => JSON.stringify(e)).sort() })),
+      slots: [...perKey.entries()].map(([k, v]) => [k, v.sort()]).sort(),
+      chains: t.chains,
+    };
+  });
+}
+
+describe('a cached compile equals a fresh one', () => {
+  it('over random sequences of cluster changes', () => {
+    const base = buildModel(generateCluster({ services: 40, endpointsPerService: (i) => 1 + (i % 6), nodePortEvery: 3 }), opts);
+    const step = fc.record({
+      drop: fc.uniqueArray(fc.nat(39), { maxLength: 6 }),
+      trim: fc.uniqueArray(fc.nat(39), { maxLength: 6 }),
+      cut: fc.nat(5),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 6 }), (steps) => {
+        const cache = createLowerCache();
+        for (const s of steps) {
+          const sps = base.servicePorts
+            .filter((_, i) => !s.drop.includes(i))
+            .map((sp, i) => {
+              if (!s.trim.includes(i)) return sp;
+              const keep = (l: Endpoint[]) => l.filter((_, k) => k !== s.cut);
+              return { ...sp, endpoints: keep(sp.endpoints), clusterEndpoints: keep(sp.clusterEndpoints), externalEndpoints: keep(sp.externalEndpoints ?? sp.clusterEndpoints) };
+            });
+          const model = { ...base, servicePorts: sps };
+          expect(semantic(compile(model, opts, cache))).toEqual(semantic(compile(model, opts)));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
