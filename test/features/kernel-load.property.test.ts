@@ -111,8 +111,15 @@ describe('random clusters with every feature', () => {
   it('load into the kernel with nft -j -f, twice; trace stays within each service', async () => {
     await fc.assert(
       fc.asyncProperty(clusterArb, optionsArb, async (services, o) => {
-        const opts: CompileOptions = { ...defaultCompileOptions, nodeName: 'node-a', ...o };
-        if (o.nodeZone === undefined) delete opts.nodeZone;
+        const opts: CompileOptions = {
+          ...defaultCompileOptions,
+          nodeName: 'node-a',
+          nodePortAddresses: [...o.nodePortAddresses],
+          nodeIPs: [...o.nodeIPs],
+          clusterCIDRs: [...o.clusterCIDRs],
+          masqueradeAll: o.masqueradeAll,
+          ...(o.nodeZone ? { nodeZone: o.nodeZone } : {}),
+        };
         const nodes = [
           { name: 'node-a', ip: '192.168.0.1', zone: 'zone-a' },
           { name: 'node-b', ip: '192.168.0.2', zone: 'zone-b' },

@@ -12,6 +12,7 @@ import {
   expectAllAnswered,
   kernelSetKeys,
   loadCluster,
+  NODE_V4,
   predict,
   type Loaded,
   type ServiceSpec,
@@ -32,6 +33,24 @@ const servicesWith = (pods: string[]): ServiceSpec[] => [
     affinitySeconds: 10800,
     ports: [{ name: 'http', port: 80 }, { name: 'dns', protocol: 'UDP', port: 53 }],
     slices: [{ targetPort: 8080, endpoints: pods.map((p) => ({ ip: topo.pod(p).ipv4, node: 'node-a' })) }],
+  },
+  {
+    // Affinity together with ETP Local: outside clients stick to a local endpoint.
+    name: 'sticky-local',
+    clusterIP: '10.96.6.12',
+    affinitySeconds: 10800,
+    externalTrafficPolicy: 'Local',
+    ports: [{ name: 'http', port: 80, nodePort: 30160 }],
+    slices: [
+      {
+        targetPort: 8080,
+        endpoints: [
+          { ip: topo.pod('a').ipv4, node: 'node-a' },
+          { ip: topo.pod('b').ipv4, node: 'node-a' },
+          { ip: topo.pod('c').ipv4, node: 'node-b' },
+        ],
+      },
+    ],
   },
   {
     name: 'short',
@@ -121,6 +140,22 @@ describe('sessionAffinity ClientIP', () => {
       const set = rememberedSet(after, topo.client(c).ipv4, STICKY, 80, 'tcp', pod);
       expect(await kernelSetKeys(topo, 'ip', loaded.opts.tableName, set)).toContain(topo.client(c).ipv4);
     }
+  });
+
+  it('with ETP Local, outside clients stick to a local endpoint and keep their address', async () => {
+    const locals = new Set<string>();
+    for (const c of CLIENTS) {
+      const client = topo.client(c);
+      const s = await sampleEndpoints(client.ns, NODE_V4, 30160, 'tcp', 10);
+      expectAllAnswered(s);
+      expect(s.pods).toHaveLength(1);
+      expect(s.peers).toEqual([client.ipv4]);
+      const t = predict(topo, loaded.ruleset, client.ipv4, NODE_V4, 30160, 'tcp');
+      expect(t.pods).toEqual(['a', 'b']);
+      expect(t.pods).toContain(s.pods[0]);
+      locals.add(s.pods[0]!);
+    }
+    expect(locals.has('c')).toBe(false);
   });
 
   it('the client is forgotten after timeoutSeconds', async () => {
