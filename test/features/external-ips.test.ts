@@ -3,7 +3,7 @@
 // does ("masquerade traffic for external destinations"), so the backend sees the node's address.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopology, sampleEndpoints, type Topology } from '../harness/index.js';
-import { expectAllAnswered, loadCluster, MASQ_V4, nodeSource, predict, type Loaded, type ServiceSpec } from './helpers.js';
+import { expectAllAnswered, loadCluster, MASQ_V4, NODE_V4, nodeSource, predict, type Loaded, type ServiceSpec } from './helpers.js';
 
 const EXT_ROUTED = '203.0.113.10';
 const EXT_ON_NODE = '198.51.100.7';
@@ -42,6 +42,14 @@ beforeAll(async () => {
       externalIPs: [EXT_ON_NODE],
       ports: [{ name: 'http', port: 8081 }],
       slices: [{ targetPort: 8080, endpoints: [{ ip: a.ipv4, node: 'node-a' }, { ip: b.ipv4, node: 'node-b' }] }],
+    },
+    {
+      // An external IP that is the node's own address (a common way to expose a port on a node).
+      name: 'ext-node-ip',
+      clusterIP: '10.96.1.12',
+      externalIPs: ['192.168.0.1'],
+      ports: [{ name: 'http', port: 8082 }],
+      slices: [{ targetPort: 8080, endpoints: [{ ip: b.ipv4, node: 'node-a' }, { ip: c.ipv4, node: 'node-b' }] }],
     },
     {
       name: 'ext6',
@@ -127,5 +135,18 @@ describe('externalIPs (externalTrafficPolicy Cluster)', () => {
     // Not a cluster IP: the packet is routed on (into the harness's service dummy, where it dies).
     const t = predict(topo, loaded.ruleset, client.ipv4, EXT_ROUTED, 81, 'tcp');
     expect(t.outcomes.map((o) => [o.verdict, o.dnat])).toEqual([['accept', undefined]]);
+  });
+
+  it("an external IP equal to the node's address, from a client and from the node", async () => {
+    const client = topo.client('client');
+    const s = await sampleEndpoints(client.ns, NODE_V4, 8082, 'tcp', 30);
+    expectAllAnswered(s);
+    expect(s.pods).toEqual(['b', 'c']);
+    expect(s.peers).toEqual([MASQ_V4]);
+    expect(predict(topo, loaded.ruleset, client.ipv4, NODE_V4, 8082, 'tcp').pods).toEqual(s.pods);
+    const n = await sampleEndpoints(topo.node.ns, NODE_V4, 8082, 'tcp', 30);
+    expectAllAnswered(n);
+    expect(n.pods).toEqual(['b', 'c']);
+    expect(predict(topo, loaded.ruleset, NODE_V4, NODE_V4, 8082, 'tcp', { fromNode: true }).pods).toEqual(n.pods);
   });
 });

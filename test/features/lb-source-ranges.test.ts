@@ -9,6 +9,7 @@ import { expectAllAnswered, expectAllFailed, loadCluster, MASQ_V4, NODE_V4, pred
 const LB_ROUTED = '203.0.113.20';
 const LB_NODE_IN = '198.51.100.20'; // on the node; the node's address is inside this service's ranges
 const LB_NODE_OUT = '198.51.100.21'; // on the node; nothing of ours is inside this service's ranges
+const LB_LOCAL = '203.0.113.23'; // ETP Local
 const DENIED_V4 = '172.16.5.100';
 
 let topo: Topology;
@@ -51,6 +52,16 @@ beforeAll(async () => {
       ports: [{ name: 'http', port: 80, nodePort: 30082 }],
       loadBalancerIPs: [LB_NODE_OUT],
       loadBalancerSourceRanges: ['172.31.0.0/16'],
+      slices,
+    },
+    {
+      name: 'lb-local',
+      type: 'LoadBalancer',
+      clusterIP: '10.96.2.13',
+      externalTrafficPolicy: 'Local',
+      ports: [{ name: 'http', port: 80, nodePort: 30083 }],
+      loadBalancerIPs: [LB_LOCAL],
+      loadBalancerSourceRanges: ['192.168.0.0/24'],
       slices,
     },
   ];
@@ -131,5 +142,18 @@ describe('loadBalancerSourceRanges', () => {
     expect(Object.keys(s.failures).every((k) => k === 'blocked' || k === 'timeout')).toBe(true);
     const t = predict(topo, loaded.ruleset, LB_NODE_OUT, LB_NODE_OUT, 80, 'tcp', { fromNode: true, extraLocal });
     expect(t.verdicts).toEqual(drop);
+  });
+
+  it('with ETP Local: the allowed client reaches the local endpoint with its own address, the other is dropped', async () => {
+    const allowed = topo.client('allowed');
+    const s = await sampleEndpoints(allowed.ns, LB_LOCAL, 80, 'tcp', 20);
+    expectAllAnswered(s);
+    expect(s.pods).toEqual(['a']);
+    expect(s.peers).toEqual([allowed.ipv4]);
+    expect(predict(topo, loaded.ruleset, allowed.ipv4, LB_LOCAL, 80, 'tcp').pods).toEqual(s.pods);
+    const denied = topo.client('denied');
+    const d = await sampleEndpoints(denied.ns, LB_LOCAL, 80, 'tcp', 3, { timeoutMs: 500 });
+    expectAllFailed(d, 'timeout');
+    expect(predict(topo, loaded.ruleset, denied.ipv4, LB_LOCAL, 80, 'tcp').verdicts).toEqual(drop);
   });
 });
