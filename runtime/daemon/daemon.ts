@@ -6,6 +6,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { compile } from '../../compiler/index.js';
+import { createLowerCache } from '../../compiler/lower.js';
 import type { Problem, ServicePort } from '../../compiler/model/types.js';
 import type { Family } from '../../ir/types.js';
 import { createApplier } from '../apply/index.js';
@@ -60,6 +61,8 @@ export class Daemon {
   private readonly loop: SyncLoop;
   private readonly hc: HealthCheckServers;
   private readonly models: ModelCache;
+  /** Lowered fragments of unchanged service ports (ModelCache keeps their objects) are reused. */
+  private readonly lowerCache = createLowerCache();
   private applier?: Applier;
   private engine?: SyncEngine;
   private watches?: Watches;
@@ -177,7 +180,7 @@ export class Daemon {
     try {
       model = this.models.build();
       this.reportProblems(model.problems);
-      const r = await engine.sync(compile(model, this.config.compile), { full });
+      const r = await engine.sync(compile(model, this.config.compile, this.lowerCache), { full });
       summary = {
         ...r,
         servicePorts: model.servicePorts.length,
