@@ -3,12 +3,15 @@
 // traffic from pods (cluster CIDR) and from the node itself still reaches every endpoint; with no
 // local endpoint outside traffic is dropped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTopology, sampleEndpoints, type Topology } from '../harness/index.js';
-import { expectAllAnswered, expectAllFailed, loadCluster, NODE_V4, nodeSource, predict, type Loaded, type ServiceSpec } from './helpers.js';
+import { rulesetToJson, transactionToJson } from '../../compiler/nft/json.js';
+import { diffRulesets } from '../../ir/diff.js';
+import { createNamespace, createTopology, destroyNamespace, nftLoad, requestBatch, sampleEndpoints, type Topology } from '../harness/index.js';
+import { compileCluster, expectAllAnswered, expectAllFailed, loadCluster, NODE_V4, nodeSource, predict, type Loaded, type ServiceSpec } from './helpers.js';
 
 const EXT = '203.0.113.30';
 const LB = '203.0.113.32';
 const EXT_NONE = '203.0.113.31';
+const EXT_EMPTY = '203.0.113.33';
 
 let topo: Topology;
 let loaded: Loaded;
@@ -44,6 +47,16 @@ beforeAll(async () => {
       externalIPs: [EXT_NONE],
       ports: [{ name: 'http', port: 80, nodePort: 30091 }],
       slices: [{ targetPort: 8080, endpoints: [ep('r1', 'node-b'), ep('r2', 'node-b')] }],
+    },
+    {
+      // No endpoints at all (not merely none local): refused everywhere, like kube-proxy.
+      name: 'etp-empty',
+      type: 'LoadBalancer',
+      clusterIP: '10.96.3.12',
+      externalTrafficPolicy: 'Local',
+      healthCheckNodePort: 32001,
+      externalIPs: [EXT_EMPTY],
+      ports: [{ name: 'http', port: 80, nodePort: 30092 }],
     },
   ];
   loaded = await loadCluster(topo, services);
@@ -123,5 +136,61 @@ describe('externalTrafficPolicy Local', () => {
     expectAllAnswered(s);
     expect(s.pods).toEqual(['l1', 'r1', 'r2']);
     expect(predict(topo, loaded.ruleset, client.ipv4, '10.96.3.10', 80, 'tcp').pods).toEqual(s.pods);
+  });
+
+  it('no endpoints at all: outside traffic to the NodePort and the external IP is refused (reject)', async () => {
+    const client = topo.client('client');
+    const results = await requestBatch(client.ns, [
+      { proto: 'tcp', host: NODE_V4, port: 30092, timeoutMs: 2000 },
+      { proto: 'tcp', host: EXT_EMPTY, port: 80, timeoutMs: 2000 },
+    ]);
+    for (const r of results) expect(r).toMatchObject({ ok: false, error: 'refused' });
+    for (const [dst, port] of [[NODE_V4, 30092], [EXT_EMPTY, 80]] as const) {
+      expect(predict(topo, loaded.ruleset, client.ipv4, dst, port, 'tcp').verdicts).toEqual({ accept: 0, drop: 0, reject: 1 });
+    }
+  });
+});
+
+// PRODUCT BUG (reported to the lead): an ETP Local service with no endpoints at all contributes the
+// same key twice to `no-endpoint-services` (external IPs, LB IPs) and `no-endpoint-nodeports`
+// (NodePort): once for the cluster namespace ('svc'/'np') and once for the local one
+// ('svc-local'/'np-local'), both "goto reject-chain" (fragment.ts addTarget; lower.ts assemble does
+// not pass these two maps through unique()). A full load accepts the duplicate, but the diff then
+// deletes the element twice and the kernel rejects the whole partial sync with ENOENT — whenever
+// such a service is removed or gets its first endpoint, the daemon's partial sync fails and falls
+// back to a full one.
+describe('ETP Local service without endpoints: compiled elements', () => {
+  const emptyEtpLocal: ServiceSpec = {
+    name: 'x',
+    type: 'LoadBalancer',
+    clusterIP: '10.96.3.50',
+    externalTrafficPolicy: 'Local',
+    externalIPs: ['203.0.113.50'],
+    loadBalancerIPs: ['203.0.113.51'],
+    ports: [{ name: 'http', port: 80, nodePort: 30093 }],
+  };
+
+  it.fails('no map holds the same key twice', () => {
+    const ruleset = compileCluster([emptyEtpLocal]);
+    for (const t of ruleset.tables) {
+      for (const set of t.sets) {
+        const keys = set.elements.map((e) => JSON.stringify(e.key));
+        expect(new Set(keys).size, `${t.family} ${set.name}`).toBe(keys.length);
+      }
+    }
+  });
+
+  it.fails('the partial sync that removes it (or gives it an endpoint) applies in the kernel', async () => {
+    const ns = await createNamespace('etp-diff');
+    try {
+      const before = compileCluster([emptyEtpLocal]);
+      await nftLoad(ns, JSON.stringify(rulesetToJson(before)), { format: 'json' });
+      const after = compileCluster([
+        { ...emptyEtpLocal, slices: [{ targetPort: 8080, endpoints: [{ ip: '10.244.0.10', node: 'node-a' }] }] },
+      ]);
+      await nftLoad(ns, JSON.stringify(transactionToJson(diffRulesets(before, after))), { format: 'json' });
+    } finally {
+      await destroyNamespace(ns);
+    }
   });
 });
