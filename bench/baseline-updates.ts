@@ -14,6 +14,7 @@ import type { CompileOptions, ServicePort } from '../compiler/model/types.js';
 import { transactionToJson } from '../compiler/nft/json.js';
 import { diffRulesets } from '../ir/diff.js';
 import type { Transaction } from '../ir/transaction.js';
+import { generateCluster } from './generate.js';
 import { ClusterState, type Change, type ScenarioSpec } from './scenario.js';
 
 const CLUSTER_IP_COMMENT = /^-A KUBE-SERVICES -m comment --comment "(.*) cluster IP" /;
@@ -28,18 +29,38 @@ export function kubeServicesLines(fullRestore: string): { id: string; line: stri
   return out;
 }
 
+/** kube-proxy's largeClusterEndpointsThreshold: above it, service and endpoint chains carry no comments. */
+export const LARGE_CLUSTER_ENDPOINTS = 1000;
+
+/**
+ * A service that only pushes a one-service render over the large-cluster threshold, so that it
+ * is written in the same mode as the whole cluster. It never changes, so its chains are not in
+ * the partial; its KUBE-SERVICES line is dropped by the splice.
+ */
+function largeClusterFiller(opts: CompileOptions): ServicePort[] {
+  const objects = generateCluster({ services: 1, endpointsPerService: LARGE_CLUSTER_ENDPOINTS + 1 }).map((o) => {
+    const meta = o.metadata as Record<string, unknown>;
+    return { ...o, metadata: { ...meta, namespace: 'bench-large-cluster-filler' } };
+  });
+  return buildModel(objects, opts).servicePorts;
+}
+
 export class IptablesPartials {
   /** Service port id → its KUBE-SERVICES line; order = the cluster's order. */
   private readonly lines: { id: string; line: string }[];
+  private readonly filler: ServicePort[];
 
-  constructor(fullRestore: string, private readonly opts: IptablesOptions) {
+  constructor(fullRestore: string, private readonly opts: IptablesOptions, totalEndpoints: number) {
     this.lines = kubeServicesLines(fullRestore);
     if (this.lines.length === 0) throw new Error('no KUBE-SERVICES cluster IP lines in the full iptables restore');
+    this.filler = totalEndpoints > LARGE_CLUSTER_ENDPOINTS ? largeClusterFiller(opts) : [];
   }
 
   /** The partial restore kube-proxy sends when `before` (one service's ports) becomes `after`. */
   partial(before: ServicePort[], after: ServicePort[]): string {
-    const small = compileIptablesPartial(before, after, this.opts).split('\n');
+    const small = compileIptablesPartial([...before, ...this.filler], [...after, ...this.filler], this.opts)
+      .split('\n')
+      .filter((l) => !l.includes('bench-large-cluster-filler/'));
     const changed = new Set(after.map((sp) => sp.id));
     const isSvcLine = (l: string): string | undefined => CLUSTER_IP_COMMENT.exec(l)?.[1];
     const first = small.findIndex((l) => isSvcLine(l) !== undefined);
@@ -59,6 +80,10 @@ export class IptablesPartials {
   }
 }
 
+export function totalEndpoints(sps: readonly ServicePort[]): number {
+  return sps.reduce((n, sp) => n + sp.endpoints.length, 0);
+}
+
 /** kube-proxy-nftables' transaction for a change of one service. */
 export function kubeProxyNftDelta(before: ServicePort[], after: ServicePort[], opts: CompileOptions): Transaction {
   return diffRulesets(compileKubeProxyNft(before, { ...opts, families: [4] }), compileKubeProxyNft(after, { ...opts, families: [4] }));
@@ -73,7 +98,7 @@ export function verifyBaselineUpdates(spec: ScenarioSpec, changes: Change[], opt
   const iptOpts: IptablesOptions = { ...opts };
   for (const change of changes) {
     const whole = state.model.servicePorts;
-    const partials = new IptablesPartials(compileIptables(whole, iptOpts), iptOpts);
+    const partials = new IptablesPartials(compileIptables(whole, iptOpts), iptOpts, totalEndpoints(whole));
     const kpBefore = compileKubeProxyNft(whole, { ...opts, families: [4] });
     const { before, after } = state.apply(change);
     const real = compileIptablesPartial(whole, state.model.servicePorts, iptOpts);

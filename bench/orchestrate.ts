@@ -15,7 +15,7 @@ import type { ServicePort } from '../compiler/model/types.js';
 import { rulesetToJson, transactionToJson } from '../compiler/nft/json.js';
 import { diffRulesets } from '../ir/diff.js';
 import { spawnIn } from '../test/harness/index.js';
-import { IptablesPartials, kubeProxyNftDelta, verifyBaselineUpdates } from './baseline-updates.js';
+import { IptablesPartials, kubeProxyNftDelta, LARGE_CLUSTER_ENDPOINTS, totalEndpoints, verifyBaselineUpdates } from './baseline-updates.js';
 import { microBench, timeOnce, type MicroResult } from './micro.js';
 import type { KernelJob, KernelResult, ProbePosition, SystemName, WorkerMessage } from './protocol.js';
 import { charts, reportMarkdown, type MachineInfo } from './report.js';
@@ -156,7 +156,8 @@ export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
   const work = mkdtempSync(join(tmpdir(), 'nftproxy-bench-'));
   try {
     ui.step('checking the baselines\' update shortcuts against whole-cluster renders');
-    const vspec = { services: Math.min(o.services, 120), endpointsPerService: o.endpoints };
+    // Same side of kube-proxy's large-cluster threshold as the real cluster, so the same mode is checked.
+    const vspec = { services: Math.min(o.services, Math.max(120, Math.floor(LARGE_CLUSTER_ENDPOINTS / o.endpoints) + 1)), endpointsPerService: o.endpoints };
     const vp = probeServices(vspec.services);
     verifyBaselineUpdates(vspec, planChanges(vspec, 4, o.seed, vspec.services * o.endpoints, new Set([vp.first, vp.middle, vp.last])), new ClusterState(vspec).opts);
 
@@ -220,7 +221,7 @@ export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
     kpAfter = undefined;
 
     ui.step('baseline update artefacts');
-    const partials = new IptablesPartials(iptText, opts);
+    const partials = new IptablesPartials(iptText, opts, totalEndpoints(sps));
     const baseState = state.clone();
     const iptUpdates: string[] = [];
     const kpUpdates: string[] = [];
