@@ -36,6 +36,9 @@ export interface DaemonDeps {
 }
 
 export interface SyncSummary extends SyncResult {
+  /** Time to bring the service model up to date, and to lower it to a ruleset (before the sync). */
+  modelMs: number;
+  lowerMs: number;
   servicePorts: number;
   endpoints: number;
   problems: number;
@@ -178,11 +181,17 @@ export class Daemon {
     let summary: SyncSummary;
     let model;
     try {
+      const t0 = performance.now();
       model = this.models.build();
+      const t1 = performance.now();
       this.reportProblems(model.problems);
-      const r = await engine.sync(compile(model, this.config.compile, this.lowerCache), { full });
+      const ruleset = compile(model, this.config.compile, this.lowerCache);
+      const t2 = performance.now();
+      const r = await engine.sync(ruleset, { full });
       summary = {
         ...r,
+        modelMs: t1 - t0,
+        lowerMs: t2 - t1,
         servicePorts: model.servicePorts.length,
         endpoints: model.servicePorts.reduce((n, sp) => n + sp.endpoints.length, 0),
         problems: model.problems.length,
@@ -207,7 +216,7 @@ export class Daemon {
     if (stillPending !== undefined) this.health.queued(stillPending);
     this.lastSync = summary;
     this.log.info(
-      { kind: summary.kind, reason: summary.reason, durationMs: Math.round(summary.durationMs * 10) / 10, commands: summary.commands, services: this.store.count('Service'), servicePorts: summary.servicePorts, endpoints: summary.endpoints, problems: summary.problems },
+      { kind: summary.kind, reason: summary.reason, durationMs: Math.round(summary.durationMs * 10) / 10, modelMs: Math.round(summary.modelMs * 10) / 10, lowerMs: Math.round(summary.lowerMs * 10) / 10, commands: summary.commands, services: this.store.count('Service'), servicePorts: summary.servicePorts, endpoints: summary.endpoints, problems: summary.problems },
       'sync',
     );
     await this.hc.update(healthCheckServices(model.servicePorts));

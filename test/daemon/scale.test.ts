@@ -54,6 +54,8 @@ describe.skipIf(!process.env.NFTPROXY_SCALE)(`nftproxy run at ${SERVICES} servic
 
     const latencies: number[] = [];
     const durations: number[] = [];
+    const modelMs: number[] = [];
+    const lowerMs: number[] = [];
     for (let i = 0; i < SAMPLES; i++) {
       await new Promise((r) => setTimeout(r, MIN_SYNC_MS + 200)); // idle: the next change goes at once
       const svc = `svc-${(i * 37) % SERVICES}`;
@@ -70,6 +72,8 @@ describe.skipIf(!process.env.NFTPROXY_SCALE)(`nftproxy run at ${SERVICES} servic
       const line = await daemon.waitFor((l) => l.msg === 'sync' && l.time >= sent, 60_000, from);
       latencies.push(line.time - sent);
       durations.push(Number(line.durationMs));
+      modelMs.push(Number(line.modelMs));
+      lowerMs.push(Number(line.lowerMs));
     }
     const rssEnd = rssMb(pid);
     // One set is enough to check the kernel holds the cluster (`list table` takes seconds here).
@@ -82,6 +86,8 @@ describe.skipIf(!process.env.NFTPROXY_SCALE)(`nftproxy run at ${SERVICES} servic
       latencyP50Ms: median(latencies),
       latencyMaxMs: Math.max(...latencies),
       syncDurationP50Ms: median(durations),
+      modelP50Ms: median(modelMs),
+      lowerP50Ms: median(lowerMs),
       rssAfterFirstSyncMb: Math.round(rssAfterFirst),
       rssEndMb: Math.round(rssEnd),
       latencies,
