@@ -6,6 +6,7 @@ import { compileCommand } from './compile.js';
 import { traceCommand } from './trace.js';
 import { diffCommand } from './diff.js';
 import { applyCommand, cleanupCommand } from './apply.js';
+import { runCommand } from './run.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_UNUSABLE, UsageError } from './io.js';
 
 export function buildProgram(out: (s: string) => void = (s) => process.stdout.write(s)): Command {
@@ -18,6 +19,7 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
   program.addCommand(diffCommand(out));
   program.addCommand(applyCommand(out));
   program.addCommand(cleanupCommand(out));
+  program.addCommand(runCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }
