@@ -26,6 +26,12 @@ export interface TargetFragment {
 }
 
 export interface Fragment {
+  /** `family id/protocol`: the identity of this service port across compiles. */
+  id: string;
+  /** Compile generation that last used this fragment (for removal detection). */
+  gen: number;
+  /** Largest slot count per namespace. */
+  maxN: Record<EndpointNamespace, number>;
   targets: Record<EndpointNamespace, TargetFragment[]>;
   clusterIp?: string;
   externalMasq: Element[];
@@ -38,8 +44,8 @@ export interface Fragment {
   hairpinIps: string[];
   affinityChains: Chain[];
   affinitySets: SetDef[];
-  /** Slot order per target (`ns|key`), for the next compile of the same service port. */
-  slotOrder: Map<string, string[]>;
+  /** Slotted targets by `ns|key`, for the next compile of the same service port. */
+  slotOrder: Map<string, TargetFragment>;
 }
 
 const shortHash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 10);
@@ -53,6 +59,8 @@ export function boundedComment(s: string): string {
 }
 
 const epId = (ep: Endpoint): string => `${ep.ip}:${ep.port}`;
+
+export const fragmentId = (sp: ServicePort, family: Family): string => `${family} ${sp.id}/${sp.protocol}`;
 
 /**
  * Keeps endpoints in the slots they had: a departed endpoint's slot is taken by the endpoint in
@@ -82,6 +90,9 @@ export function stableSlots(endpoints: Endpoint[], previous: string[] | undefine
 
 export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: string[], previous?: Fragment): Fragment {
   const fr: Fragment = {
+    id: fragmentId(sp, family),
+    gen: 0,
+    maxN: { svc: 0, np: 0, 'svc-local': 0, 'np-local': 0 },
     targets: { svc: [], np: [], 'svc-local': [], 'np-local': [] },
     externalMasq: [],
     externalLocal: [],
@@ -111,15 +122,20 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
       t.dispatch = { key, data: goto(affinityChain(sp, family, endpoints, choice, fr, affinityDone)), comment };
     } else {
       const orderKey = `${ns}|${JSON.stringify(key)}`;
-      const ordered = stableSlots(endpoints, previous?.slotOrder.get(orderKey));
+      const before = previous?.slotOrder.get(orderKey);
+      const ordered = stableSlots(endpoints, before?.order);
       t.n = ordered.length;
       t.order = ordered.map(epId);
-      fr.slotOrder.set(orderKey, t.order);
+      if (t.n > fr.maxN[ns]) fr.maxN[ns] = t.n;
+      fr.slotOrder.set(orderKey, t);
       t.dispatch = { key, data: goto(names.lb(ns, t.n)), comment };
-      t.slots = ordered.map((ep) => [
-        { key, data: ep.ip },
-        { key, data: ep.port },
-      ]);
+      // Unchanged slots keep their element objects: the diff then skips them by identity.
+      t.slots = ordered.map((ep, i) => {
+        const old = before?.slots[i];
+        const a = old && old[0].data === ep.ip ? old[0] : { key, data: ep.ip };
+        const p = old && old[1].data === ep.port ? old[1] : { key, data: ep.port };
+        return [a, p];
+      });
     }
     fr.targets[ns].push(t);
   };
@@ -142,7 +158,9 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
     addTarget('svc', key, external, 'cluster', what, 'reject');
     if (etpLocal) {
       fr.externalLocal.push({ key });
-      addTarget('svc-local', key, sp.localEndpoints, 'local', `${what} (local endpoints)`, external.length > 0 ? 'drop' : 'reject');
+      // Without any endpoint the key is rejected through the cluster dispatch already: a miss in
+      // the local map falls through to it (and one key must not be in a no-endpoint map twice).
+      if (external.length > 0) addTarget('svc-local', key, sp.localEndpoints, 'local', `${what} (local endpoints)`, 'drop');
     } else {
       fr.externalMasq.push({ key });
     }
@@ -166,7 +184,7 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
     addTarget('np', key, external, 'cluster', 'nodePort', 'reject');
     if (etpLocal) {
       fr.nodeportsLocal.push({ key });
-      addTarget('np-local', key, sp.localEndpoints, 'local', 'nodePort (local endpoints)', external.length > 0 ? 'drop' : 'reject');
+      if (external.length > 0) addTarget('np-local', key, sp.localEndpoints, 'local', 'nodePort (local endpoints)', 'drop');
     } else {
       fr.nodeportsMasq.push({ key });
     }

@@ -16,7 +16,7 @@ import type { Chain, Element, Family, Rule, Ruleset, SetDef, Stmt, Table, Value,
 import { cidrContains, parseCidr } from '../ir/ip.js';
 import type { ClusterModel, CompileOptions, ServicePort } from './model/types.js';
 import { addrType, endpointNamespaces, keyedByAddress, loopback, names, slotCount, type EndpointNamespace } from './layout.js';
-import { lowerServicePort, type Fragment } from './fragment.js';
+import { fragmentId, lowerServicePort, type Fragment, type TargetFragment } from './fragment.js';
 import { daddr, dport, fibType, goto, goto2, jump, konst, l4proto, mark, match, packetKey, rule, saddr, set, verdict } from './ir-build.js';
 
 export { boundedComment } from './fragment.js';
@@ -35,15 +35,99 @@ export interface LowerCache {
   opts?: CompileOptions;
   nodeKey?: string;
   fragments: WeakMap<ServicePort, Fragment>;
-  /** The last fragment of each service port by identity (`family id`), for stable slots. */
+  /** The live fragment of each service port by identity (`family id`), for stable slots. */
   previous: Map<string, Fragment>;
+  /** Fragments used by the last compile, per family, and its generation number. */
+  lastFragments: Record<Family, Fragment[]>;
+  gen: number;
+  /** Affinity sets and chains of the last compile (rebuilt only when an affinity service changes). */
+  lastAffinity: Record<Family, { sets: SetDef[]; chains: Chain[] } | undefined>;
   refs: Record<Family, { clusterIps: RefSet; hairpin: RefSet }>;
   /** Chains that depend only on configuration / slot counts: reused so the diff skips them. */
   chains: Map<string, Chain[]>;
+  /** The sets of the last compile by family and name: reused when no changed fragment touches them. */
+  lastSets: Record<Family, Map<string, SetDef>>;
 }
 
 export function createLowerCache(): LowerCache {
-  return { fragments: new WeakMap(), previous: new Map(), refs: emptyRefs(), chains: new Map() };
+  return {
+    fragments: new WeakMap(),
+    previous: new Map(),
+    lastFragments: { ip: [], ip6: [] },
+    gen: 0,
+    lastAffinity: { ip: undefined, ip6: undefined },
+    refs: emptyRefs(),
+    chains: new Map(),
+    lastSets: { ip: new Map(), ip6: new Map() },
+  };
+}
+
+/** Names of the sets a fragment puts elements into (affinity ones under one marker). */
+function contributions(fr: Fragment, out: Set<string>): void {
+  if (fr.clusterIp !== undefined) out.add(names.clusterIps);
+  if (fr.hairpinIps.length > 0) out.add(names.hairpin);
+  const small: [Element[], string][] = [
+    [fr.externalMasq, names.externalMasq],
+    [fr.externalLocal, names.externalLocal],
+    [fr.nodeportsMasq, names.nodeportsMasq],
+    [fr.nodeportsLocal, names.nodeportsLocal],
+    [fr.firewallIps, names.firewallIps],
+    [fr.firewallAllow, names.firewallAllow],
+  ];
+  for (const [list, name] of small) if (list.length > 0) out.add(name);
+  for (const ns of endpointNamespaces) {
+    for (const t of fr.targets[ns]) {
+      if (t.dispatch) out.add(names.dispatch(ns));
+      if (t.noEndpoint) out.add(keyedByAddress(ns) ? names.noEndpointServices : names.noEndpointNodeports);
+      for (let i = 0; i < t.n; i++) {
+        out.add(names.slotAddr(ns, i));
+        out.add(names.slotPort(ns, i));
+      }
+    }
+  }
+  if (fr.affinitySets.length > 0 || fr.affinityChains.length > 0) out.add(AFFINITY);
+}
+
+const AFFINITY = '#affinity';
+
+/**
+ * What a new version of a service port changes: everything either version feeds, except slot
+ * maps whose element objects the new version kept (the usual case: one endpoint moved).
+ */
+function replacedContributions(prev: Fragment, fr: Fragment, dirty: Set<string>): void {
+  const strip = (x: Fragment): Fragment => ({ ...x, targets: { svc: [], np: [], 'svc-local': [], 'np-local': [] } });
+  contributions(strip(prev), dirty);
+  contributions(strip(fr), dirty);
+  for (const ns of endpointNamespaces) {
+    for (const x of [prev, fr]) {
+      for (const t of x.targets[ns]) {
+        if (t.dispatch) dirty.add(names.dispatch(ns));
+        if (t.noEndpoint) dirty.add(keyedByAddress(ns) ? names.noEndpointServices : names.noEndpointNodeports);
+      }
+    }
+  }
+  const slotted = (x: Fragment): Map<string, TargetFragment> => x.slotOrder;
+  const before = slotted(prev);
+  const after = slotted(fr);
+  for (const [k, t] of after) {
+    const ns = k.slice(0, k.indexOf('|')) as EndpointNamespace;
+    const old = before.get(k);
+    const n = Math.max(t.n, old?.n ?? 0);
+    for (let i = 0; i < n; i++) {
+      const a = t.slots[i];
+      const b = old?.slots[i];
+      if (a?.[0] !== b?.[0]) dirty.add(names.slotAddr(ns, i));
+      if (a?.[1] !== b?.[1]) dirty.add(names.slotPort(ns, i));
+    }
+  }
+  for (const [k, old] of before) {
+    if (after.has(k)) continue;
+    const ns = k.slice(0, k.indexOf('|')) as EndpointNamespace;
+    for (let i = 0; i < old.n; i++) {
+      dirty.add(names.slotAddr(ns, i));
+      dirty.add(names.slotPort(ns, i));
+    }
+  }
 }
 
 const emptyRefs = (): LowerCache['refs'] => ({
@@ -86,44 +170,47 @@ function memoChains(cache: LowerCache, key: string, make: () => Chain[]): Chain[
 
 export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerCache = createLowerCache()): Ruleset {
   const nodeKey = JSON.stringify(model.node.addresses);
-  if (cache.opts !== opts || cache.nodeKey !== nodeKey) {
-    cache.opts = opts;
-    cache.nodeKey = nodeKey;
-    cache.fragments = new WeakMap();
-    cache.previous = new Map();
-    cache.refs = emptyRefs();
-    cache.chains = new Map();
-  }
-  const current = new Map<string, Fragment>();
+  if (cache.opts !== opts || cache.nodeKey !== nodeKey) Object.assign(cache, createLowerCache(), { opts, nodeKey });
+  const gen = ++cache.gen;
   const families: Family[] = ['ip', 'ip6'];
-  const ruleset: Ruleset = {
+  return {
     tables: families.map((f) => {
       const nodeAddrs = nodeAddresses(model, f, opts);
       const fragments: Fragment[] = [];
+      const dirty = new Set<string>();
+      const refs = cache.refs[f];
       for (const sp of model.servicePorts) {
         if ((sp.family === 4 ? 'ip' : 'ip6') !== f) continue;
-        const id = `${f} ${sp.id}/${sp.protocol}`;
         let fr = cache.fragments.get(sp);
+        const id = fr ? fr.id : fragmentId(sp, f);
+        const prev = cache.previous.get(id);
+        // A new or changed service port is lowered, keeping the slots of its previous version.
         if (!fr) {
-          fr = lowerServicePort(sp, f, nodeAddrs, cache.previous.get(id));
+          fr = lowerServicePort(sp, f, nodeAddrs, prev);
           cache.fragments.set(sp, fr);
         }
-        const prev = cache.previous.get(id);
+        // (fr can also be an older version coming back: same bookkeeping as a change.)
         if (prev !== fr) {
-          if (prev) addRefs(cache.refs[f], prev, -1);
-          addRefs(cache.refs[f], fr, 1);
+          cache.previous.set(id, fr);
+          if (prev) addRefs(refs, prev, -1);
+          addRefs(refs, fr, 1);
+          if (prev) replacedContributions(prev, fr, dirty);
+          else contributions(fr, dirty);
         }
-        current.set(id, fr);
+        fr.gen = gen;
         fragments.push(fr);
       }
-      for (const [id, prev] of cache.previous) {
-        if (id.startsWith(`${f} `) && !current.has(id)) addRefs(cache.refs[f], prev, -1);
+      // Service ports that are gone (not replaced by a new version above).
+      for (const old of cache.lastFragments[f]) {
+        if (old.gen === gen || cache.previous.get(old.id) !== old) continue;
+        cache.previous.delete(old.id);
+        addRefs(refs, old, -1);
+        contributions(old, dirty);
       }
-      return assemble(f, fragments, opts, nodePortAddresses(f, opts, nodeAddrs), cache);
+      cache.lastFragments[f] = fragments;
+      return assemble(f, fragments, opts, nodePortAddresses(f, opts, nodeAddrs), cache, dirty);
     }),
   };
-  cache.previous = current;
-  return ruleset;
 }
 
 function nodeAddresses(model: ClusterModel, family: Family, opts: CompileOptions): string[] {
@@ -165,8 +252,24 @@ function unique(lists: Iterable<Element[]>, keyOf: (e: Element) => string): Elem
 
 const jsonKey = (e: Element): string => JSON.stringify(e.key);
 
-function assemble(f: Family, fragments: Fragment[], opts: CompileOptions, npAddrs: string[] | 'all-local', cache: LowerCache): Table {
+function assemble(
+  f: Family,
+  fragments: Fragment[],
+  opts: CompileOptions,
+  npAddrs: string[] | 'all-local',
+  cache: LowerCache,
+  dirty: Set<string>,
+): Table {
   const refs = cache.refs[f];
+  const last = cache.lastSets[f];
+  const current = new Map<string, SetDef>();
+  /** The set as last compiled when nothing that feeds it changed, else built anew. */
+  const reuse = (decl: Omit<SetDef, 'elements'>, build: () => Element[]): SetDef => {
+    const prev = last.get(decl.name);
+    const s = prev && !dirty.has(decl.name) && JSON.stringify({ ...prev, elements: 0 }) === JSON.stringify({ ...decl, elements: 0 }) ? prev : { ...decl, elements: build() };
+    current.set(s.name, s);
+    return s;
+  };
   const refElements = (r: RefSet): Element[] => {
     const out: Element[] = new Array<Element>(r.size);
     let i = 0;
@@ -182,7 +285,7 @@ function assemble(f: Family, fragments: Fragment[], opts: CompileOptions, npAddr
   const pick = (get: (fr: Fragment) => Element[]): Element[][] => fragments.map(get);
 
   const sets: SetDef[] = [];
-  sets.push({ name: names.clusterIps, keyType: [A], elements: refElements(refs.clusterIps) });
+  sets.push(reuse({ name: names.clusterIps, keyType: [A] }, () => refElements(refs.clusterIps)));
   if (cidrs.length > 0) {
     sets.push({
       name: names.clusterCidrs,
@@ -193,45 +296,50 @@ function assemble(f: Family, fragments: Fragment[], opts: CompileOptions, npAddr
   }
   if (npAddrs !== 'all-local') sets.push({ name: names.nodeportIps, keyType: [A], elements: npAddrs.map((key) => ({ key })) });
   sets.push(
-    { name: names.externalMasq, keyType: keyAPP, elements: unique(pick((fr) => fr.externalMasq), jsonKey) },
-    { name: names.externalLocal, keyType: keyAPP, elements: unique(pick((fr) => fr.externalLocal), jsonKey) },
-    { name: names.nodeportsMasq, keyType: keyPP, elements: unique(pick((fr) => fr.nodeportsMasq), jsonKey) },
-    { name: names.nodeportsLocal, keyType: keyPP, elements: unique(pick((fr) => fr.nodeportsLocal), jsonKey) },
-    { name: names.firewallIps, keyType: keyAPP, elements: unique(pick((fr) => fr.firewallIps), jsonKey) },
-    { name: names.firewallAllow, keyType: [A, 'inet_proto', 'inet_service', A], flags: ['interval'], elements: unique(pick((fr) => fr.firewallAllow), jsonKey) },
-    { name: names.hairpin, keyType: [A, A], elements: refElements(refs.hairpin) },
+    reuse({ name: names.externalMasq, keyType: keyAPP }, () => unique(pick((fr) => fr.externalMasq), jsonKey)),
+    reuse({ name: names.externalLocal, keyType: keyAPP }, () => unique(pick((fr) => fr.externalLocal), jsonKey)),
+    reuse({ name: names.nodeportsMasq, keyType: keyPP }, () => unique(pick((fr) => fr.nodeportsMasq), jsonKey)),
+    reuse({ name: names.nodeportsLocal, keyType: keyPP }, () => unique(pick((fr) => fr.nodeportsLocal), jsonKey)),
+    reuse({ name: names.firewallIps, keyType: keyAPP }, () => unique(pick((fr) => fr.firewallIps), jsonKey)),
+    reuse({ name: names.firewallAllow, keyType: [A, 'inet_proto', 'inet_service', A], flags: ['interval'] }, () => unique(pick((fr) => fr.firewallAllow), jsonKey)),
+    reuse({ name: names.hairpin, keyType: [A, A] }, () => refElements(refs.hairpin)),
   );
 
-  const noEpServices: Element[] = [];
-  const noEpNodeports: Element[] = [];
   const lbChains: Chain[] = [];
   const slotChains: Chain[] = [];
   const slotMaps: SetDef[] = [];
+  const targetCache = new Map<EndpointNamespace, TargetFragment[]>();
+  const targetsOf = (ns: EndpointNamespace): TargetFragment[] => {
+    let ts = targetCache.get(ns);
+    if (!ts) {
+      ts = [];
+      for (const fr of fragments) for (const t of fr.targets[ns]) ts.push(t);
+      targetCache.set(ns, ts);
+    }
+    return ts;
+  };
   for (const ns of endpointNamespaces) {
     const keyType = keyedByAddress(ns) ? keyAPP : keyPP;
-    const dispatch: Element[] = [];
-    const slotAddr: Element[][] = [];
-    const slotPort: Element[][] = [];
     let maxN = 0;
-    for (const fr of fragments) {
-      for (const t of fr.targets[ns]) {
-        if (t.dispatch) dispatch.push(t.dispatch);
-        if (t.noEndpoint) (keyedByAddress(ns) ? noEpServices : noEpNodeports).push(t.noEndpoint);
-        if (t.n === 0) continue;
-        if (t.n > maxN) maxN = t.n;
-        t.slots.forEach(([a, p], i) => {
-          (slotAddr[i] ??= []).push(a);
-          (slotPort[i] ??= []).push(p);
-        });
-      }
-    }
-    sets.push({ name: names.dispatch(ns), keyType, dataType: 'verdict', elements: dispatch });
+    for (const fr of fragments) if (fr.maxN[ns] > maxN) maxN = fr.maxN[ns];
+    sets.push(
+      reuse({ name: names.dispatch(ns), keyType, dataType: 'verdict' }, () => {
+        const out: Element[] = [];
+        for (const t of targetsOf(ns)) if (t.dispatch) out.push(t.dispatch);
+        return out;
+      }),
+    );
     if (maxN === 0) continue;
     // lb-N for every N up to the slot count: an endpoint count change never needs a new chain.
     const slots = slotCount(maxN);
     for (let i = 0; i < slots; i++) {
-      slotMaps.push({ name: names.slotAddr(ns, i), keyType, dataType: A, elements: slotAddr[i] ?? [] });
-      slotMaps.push({ name: names.slotPort(ns, i), keyType, dataType: 'inet_service', elements: slotPort[i] ?? [] });
+      const column = (j: 0 | 1) => (): Element[] => {
+        const out: Element[] = [];
+        for (const t of targetsOf(ns)) if (i < t.n) out.push((t.slots[i] as [Element, Element])[j]);
+        return out;
+      };
+      slotMaps.push(reuse({ name: names.slotAddr(ns, i), keyType, dataType: A }, column(0)));
+      slotMaps.push(reuse({ name: names.slotPort(ns, i), keyType, dataType: 'inet_service' }, column(1)));
     }
     slotChains.push(...memoChains(cache, `slots ${f} ${ns} ${slots}`, () => Array.from({ length: slots }, (_, i) => ({ name: names.slot(ns, i), rules: slotRules(f, ns, i) }))));
     lbChains.push(
@@ -244,17 +352,25 @@ function assemble(f: Family, fragments: Fragment[], opts: CompileOptions, npAddr
       ),
     );
   }
+  const noEndpoint = (addressed: boolean) => (): Element[] =>
+    endpointNamespaces.filter((ns) => keyedByAddress(ns) === addressed).flatMap((ns) => targetsOf(ns).flatMap((t) => (t.noEndpoint ? [t.noEndpoint] : [])));
   sets.push(
-    { name: names.noEndpointServices, keyType: keyAPP, dataType: 'verdict', elements: noEpServices },
-    { name: names.noEndpointNodeports, keyType: keyPP, dataType: 'verdict', elements: noEpNodeports },
+    reuse({ name: names.noEndpointServices, keyType: keyAPP, dataType: 'verdict' }, noEndpoint(true)),
+    reuse({ name: names.noEndpointNodeports, keyType: keyPP, dataType: 'verdict' }, noEndpoint(false)),
     ...slotMaps,
-    ...fragments.flatMap((fr) => fr.affinitySets),
   );
+  let affinity = cache.lastAffinity[f];
+  if (!affinity || dirty.has(AFFINITY)) {
+    affinity = { sets: fragments.flatMap((fr) => fr.affinitySets), chains: fragments.flatMap((fr) => fr.affinityChains) };
+    cache.lastAffinity[f] = affinity;
+  }
+  sets.push(...affinity.sets);
+  cache.lastSets[f] = current;
   const chains = [
     ...memoChains(cache, `static ${f} ${cidrs.length > 0} ${npAddrs === 'all-local'}`, () => staticProgram(f, opts, cidrs.length > 0, npAddrs === 'all-local')),
     ...lbChains,
     ...slotChains,
-    ...fragments.flatMap((fr) => fr.affinityChains),
+    ...affinity.chains,
   ];
   return { family: f, name: opts.tableName, sets, chains };
 }

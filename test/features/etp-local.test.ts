@@ -151,14 +151,9 @@ describe('externalTrafficPolicy Local', () => {
   });
 });
 
-// PRODUCT BUG (reported to the lead): an ETP Local service with no endpoints at all contributes the
-// same key twice to `no-endpoint-services` (external IPs, LB IPs) and `no-endpoint-nodeports`
-// (NodePort): once for the cluster namespace ('svc'/'np') and once for the local one
-// ('svc-local'/'np-local'), both "goto reject-chain" (fragment.ts addTarget; lower.ts assemble does
-// not pass these two maps through unique()). A full load accepts the duplicate, but the diff then
-// deletes the element twice and the kernel rejects the whole partial sync with ENOENT — whenever
-// such a service is removed or gets its first endpoint, the daemon's partial sync fails and falls
-// back to a full one.
+// Regression: an ETP Local service with no endpoints at all once put the same key twice into the
+// no-endpoint maps (cluster and local namespace); a full load accepted it, but the diff deleted the
+// element twice and the kernel rejected the whole partial sync.
 describe('ETP Local service without endpoints: compiled elements', () => {
   const emptyEtpLocal: ServiceSpec = {
     name: 'x',
@@ -170,7 +165,7 @@ describe('ETP Local service without endpoints: compiled elements', () => {
     ports: [{ name: 'http', port: 80, nodePort: 30093 }],
   };
 
-  it.fails('no map holds the same key twice', () => {
+  it('no map holds the same key twice', () => {
     const ruleset = compileCluster([emptyEtpLocal]);
     for (const t of ruleset.tables) {
       for (const set of t.sets) {
@@ -180,7 +175,7 @@ describe('ETP Local service without endpoints: compiled elements', () => {
     }
   });
 
-  it.fails('the partial sync that removes it (or gives it an endpoint) applies in the kernel', async () => {
+  it('the partial sync that removes it (or gives it an endpoint) applies in the kernel', async () => {
     const ns = await createNamespace('etp-diff');
     try {
       const before = compileCluster([emptyEtpLocal]);
