@@ -28,7 +28,28 @@ const protocols = ['tcp', 'udp', 'sctp'] as const;
  * address behind several ports), reference-counted across compiles so that deduplicating them
  * costs O(change) instead of hashing every address on every compile. Map order = element order.
  */
-type RefSet = Map<string, { count: number; el: Element }>;
+interface RefSet {
+  byKey: Map<string, { count: number; el: Element; index: number }>;
+  /** The elements; copied before a change once it has been handed out (rulesets are immutable). */
+  elements: Element[];
+  shared: boolean;
+}
+
+const emptyRefSet = (): RefSet => ({ byKey: new Map(), elements: [], shared: false });
+
+function writable(set: RefSet): Element[] {
+  if (set.shared) {
+    set.elements = set.elements.slice();
+    set.shared = false;
+  }
+  return set.elements;
+}
+
+/** The current elements, handed out to a ruleset: later changes copy first. */
+function handOut(set: RefSet): Element[] {
+  set.shared = true;
+  return set.elements;
+}
 
 /** Memo of fragments by ServicePort object; valid for one options object and node address list. */
 export interface LowerCache {
@@ -131,20 +152,38 @@ function replacedContributions(prev: Fragment, fr: Fragment, dirty: Set<string>)
 }
 
 const emptyRefs = (): LowerCache['refs'] => ({
-  ip: { clusterIps: new Map(), hairpin: new Map() },
-  ip6: { clusterIps: new Map(), hairpin: new Map() },
+  ip: { clusterIps: emptyRefSet(), hairpin: emptyRefSet() },
+  ip6: { clusterIps: emptyRefSet(), hairpin: emptyRefSet() },
 });
 
 function ref(set: RefSet, key: string, make: () => Element): void {
-  const r = set.get(key);
-  if (r) r.count++;
-  else set.set(key, { count: 1, el: make() });
+  const r = set.byKey.get(key);
+  if (r) {
+    r.count++;
+    return;
+  }
+  const els = writable(set);
+  set.byKey.set(key, { count: 1, el: make(), index: els.length });
+  els.push((set.byKey.get(key) as { el: Element }).el);
 }
 
+/** Drops a reference; the last one removes the element (the last element takes its place). */
 function unref(set: RefSet, key: string): void {
-  const r = set.get(key);
-  if (!r) return;
-  if (--r.count === 0) set.delete(key);
+  const r = set.byKey.get(key);
+  if (!r || --r.count > 0) return;
+  set.byKey.delete(key);
+  const els = writable(set);
+  const last = els.pop() as Element;
+  if (last !== r.el) {
+    els[r.index] = last;
+    const moved = set.byKey.get(refKeyOf(last));
+    if (moved) moved.index = r.index;
+  }
+}
+
+/** The reference key of a cluster-ips (`ip`) or hairpin (`ip . ip`) element. */
+function refKeyOf(e: Element): string {
+  return typeof e.key === 'object' && 'concat' in e.key ? String(e.key.concat[0]) : String(e.key);
 }
 
 function addRefs(refs: LowerCache['refs'][Family], fr: Fragment, sign: 1 | -1): void {
@@ -182,6 +221,12 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
       for (const sp of model.servicePorts) {
         if ((sp.family === 4 ? 'ip' : 'ip6') !== f) continue;
         let fr = cache.fragments.get(sp);
+        // Used by the previous compile: still the current version of its service port.
+        if (fr && fr.gen === gen - 1) {
+          fr.gen = gen;
+          fragments.push(fr);
+          continue;
+        }
         const id = fr ? fr.id : fragmentId(sp, f);
         const prev = cache.previous.get(id);
         // A new or changed service port is lowered, keeping the slots of its previous version.
@@ -270,12 +315,7 @@ function assemble(
     current.set(s.name, s);
     return s;
   };
-  const refElements = (r: RefSet): Element[] => {
-    const out: Element[] = new Array<Element>(r.size);
-    let i = 0;
-    for (const v of r.values()) out[i++] = v.el;
-    return out;
-  };
+  const refElements = (r: RefSet): Element[] => handOut(r);
   const A = addrType(f);
   const keyAPP: SetDef['keyType'] = [A, 'inet_proto', 'inet_service'];
   const keyPP: SetDef['keyType'] = ['inet_proto', 'inet_service'];
