@@ -8,7 +8,7 @@
 // the next sync.
 
 import { diffRulesets } from '../../ir/diff.js';
-import { type Command, fullTransaction, type Transaction } from '../../ir/transaction.js';
+import { type Command, fullTransaction, rewriteTransaction, type Transaction } from '../../ir/transaction.js';
 import type { Family, Ruleset } from '../../ir/types.js';
 import type { Applier } from '../apply/types.js';
 import { canaryGuard, canaryMatches, canaryRuleProbe, DEFAULT_CANARY_SET, newEpoch, withCanary } from './canary.js';
@@ -166,6 +166,21 @@ export class SyncEngine {
   }
 
   private async full(desired: Ruleset, reason: string, start: number): Promise<SyncResult> {
+    // Periodic/requested full syncs over a trusted mirror rewrite in place, keeping the tables
+    // and the packet-path sets (session affinity); anything else (start, drift, failure) or a
+    // failed rewrite replaces the tables.
+    if (this.mirror && (reason === 'period' || reason === 'requested')) {
+      const epoch = newEpoch();
+      const target = withCanary(desired, this.canary, epoch);
+      const tx = rewriteTransaction(this.mirror, target);
+      try {
+        await this.opts.applier.apply(tx);
+        this.committedFull(target, epoch);
+        return { kind: 'full', commands: tx.commands.length, durationMs: this.now() - start, reason };
+      } catch {
+        reason = `${reason}; in-place rewrite failed, replacing the tables`;
+      }
+    }
     const epoch = newEpoch();
     const target = withCanary(desired, this.canary, epoch);
     const tx = fullTransaction(target);
@@ -186,11 +201,15 @@ export class SyncEngine {
       this.fullReason = `full sync failed: ${msg}`;
       throw new SyncError(`full sync (${reason}) failed; the kernel keeps the previous ruleset: ${msg}`, 'full', err);
     }
+    this.committedFull(target, epoch);
+    return { kind: 'full', commands: tx.commands.length, durationMs: this.now() - start, reason };
+  }
+
+  private committedFull(target: Ruleset, epoch: number): void {
     this.mirror = target;
     this.epoch = epoch;
     this.fullReason = null;
     this.lastFullAt = this.now();
     this.lastProbeAt = this.lastFullAt;
-    return { kind: 'full', commands: tx.commands.length, durationMs: this.now() - start, reason };
   }
 }

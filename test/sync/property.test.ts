@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diffRulesets } from '../../ir/diff.js';
-import { fullTransaction } from '../../ir/transaction.js';
+import { fullTransaction, rewriteTransaction } from '../../ir/transaction.js';
 import type { Chain, Element, Rule, Ruleset, SetDef, Stmt } from '../../ir/types.js';
 import { CliApplier } from '../../runtime/apply/cli.js';
 import { createNamespace, destroyNamespace } from '../harness/netns.js';
@@ -123,5 +123,50 @@ describe('diff property: full(first) + diffs == full(last), in the kernel', () =
       { numRuns: 30, endOnFailure: true },
     );
     console.log(`[property] ${runs} sequences, ${commands} diff commands applied`);
+  }, 240_000);
+});
+
+describe('rewrite property: full(first) + rewrites == full(last), dynamic sets kept', () => {
+  let nsA: string;
+  let nsB: string;
+  let a: CliApplier;
+  let b: CliApplier;
+  beforeAll(async () => {
+    nsA = await createNamespace('prop-rewr');
+    nsB = await createNamespace('prop-fresh2');
+    a = new CliApplier({ wrap: ['ip', 'netns', 'exec', nsA] });
+    b = new CliApplier({ wrap: ['ip', 'netns', 'exec', nsB] });
+  });
+  afterAll(async () => {
+    a?.close();
+    b?.close();
+    await destroyNamespace(nsA);
+    await destroyNamespace(nsB);
+  });
+
+  // A packet-path set (like an affinity set) that a rule updates: its elements must survive.
+  const withAffinity = (rs: Ruleset): Ruleset => ({
+    tables: rs.tables.map((t) => ({
+      ...t,
+      sets: [...t.sets, { name: 'aff', keyType: ['ipv4_addr'], flags: ['timeout'], timeout: 600, elements: [], dynamic: true }],
+      chains: [...t.chains, { name: 'affc', rules: [{ stmts: [{ kind: 'setupdate', set: 'aff', elem: saddr }] }] }],
+    })),
+  });
+
+  it('holds for random state sequences', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(shape, { minLength: 2, maxLength: 4 }), async (shapes) => {
+        const states = shapes.map(build).map(withAffinity);
+        await a.apply(fullTransaction(states[0]!));
+        // What the packet path would have remembered.
+        await a.apply({ commands: [{ op: 'add', what: 'element', family: 'ip', table: T, set: 'aff', elements: [{ key: '10.9.9.9', timeout: 600 }] }] });
+        for (let i = 1; i < states.length; i++) await a.apply(rewriteTransaction(states[i - 1]!, states[i]!));
+        await b.apply(fullTransaction(states[states.length - 1]!));
+        expect(await normalizedListing(nsA, { dropSets: ['aff'] })).toEqual(await normalizedListing(nsB, { dropSets: ['aff'] }));
+        const kept = await a.listSetElements('ip', T, 'aff', false);
+        expect(JSON.stringify(kept)).toContain('10.9.9.9');
+      }),
+      { numRuns: 20, endOnFailure: true },
+    );
   }, 240_000);
 });
