@@ -5,20 +5,36 @@ import { compileText } from '../../compiler/index.js';
 import { rulesetToJson } from '../../compiler/nft/json.js';
 import { rulesetToText } from '../../compiler/nft/text.js';
 import { rulesetStats } from '../../ir/stats.js';
+import { compileIptables } from '../../compiler/iptables/restore.js';
+import { compileKubeProxyNft } from '../../compiler/kubeproxy-nft/compile.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
 import { readInput, reportProblems } from './io.js';
+
+type Format = 'nft' | 'json' | 'stats' | 'iptables' | 'kube-proxy-nft';
 
 export function compileCommand(out: (s: string) => void): Command {
   const cmd = new Command('compile')
     .description('compile a cluster dump (kubectl get services,endpointslices,nodes -A -o yaml) and print the rules')
     .argument('<file>', 'YAML or JSON cluster dump, - for stdin')
-    .addOption(new Option('--format <format>', 'nft: the ruleset as nft list prints it; json: the nft -j -f transaction; stats: object counts').choices(['nft', 'json', 'stats']).default('nft'));
+    .addOption(
+      new Option(
+        '--format <format>',
+        'nft: the ruleset as nft list prints it; json: the nft -j -f transaction; stats: object counts; ' +
+          "iptables: kube-proxy's iptables-mode restore input (baseline; --ipv6 for ip6tables); " +
+          "kube-proxy-nft: kube-proxy's nftables-mode layout as nft -j -f input (baseline)",
+      )
+        .choices(['nft', 'json', 'stats', 'iptables', 'kube-proxy-nft'])
+        .default('nft'),
+    )
+    .option('--ipv6', 'with --format iptables: the ip6tables-restore input', false);
   withCompileOptions(cmd);
-  return cmd.action((file: string, flags: RawCompileFlags & { format: 'nft' | 'json' | 'stats' }) => {
+  return cmd.action((file: string, flags: RawCompileFlags & { format: Format; ipv6: boolean }) => {
     const opts = compileOptionsFrom(flags);
     const { model, ruleset } = compileText(readInput(file), opts);
     reportProblems(model.problems);
-    if (flags.format === 'json') out(JSON.stringify(rulesetToJson(ruleset)) + '\n');
+    if (flags.format === 'iptables') out(compileIptables(model.servicePorts, opts, flags.ipv6 ? 6 : 4));
+    else if (flags.format === 'kube-proxy-nft') out(JSON.stringify(rulesetToJson(compileKubeProxyNft(model.servicePorts, opts))) + '\n');
+    else if (flags.format === 'json') out(JSON.stringify(rulesetToJson(ruleset)) + '\n');
     else if (flags.format === 'stats') {
       const s = rulesetStats(ruleset);
       const lines = [

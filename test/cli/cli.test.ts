@@ -49,6 +49,17 @@ describe('nftproxy compile', () => {
     expect(stats).toMatch(/^elements \d+$/m);
   });
 
+  it('--format iptables / kube-proxy-nft print the baselines from the same model', () => {
+    const ipt = run(['compile', example, '--format', 'iptables', '--cluster-cidr', '10.244.0.0/16']);
+    expect(ipt.code).toBe(0);
+    // The chain name every kube-proxy cluster has for kube-dns:dns.
+    expect(ipt.stdout).toContain('-A KUBE-SERVICES -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp -p udp -d 10.96.0.10 --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU\n');
+    expect(ipt.stdout).toMatch(/^-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\nCOMMIT$/m);
+    expect(run(['compile', example, '--format', 'iptables', '--ipv6']).stdout).toContain('fd00:10:96::50');
+    const kp = JSON.parse(run(['compile', example, '--format', 'kube-proxy-nft']).stdout) as { nftables: unknown[] };
+    expect(JSON.stringify(kp)).toContain('"name":"kube-proxy"');
+  });
+
   it('--table renames the tables; reads stdin with -', () => {
     const r = run(['compile', '-', '--table', 'kp2'], execFileSync('cat', [example], { encoding: 'utf8' }));
     expect(r.code).toBe(0);
