@@ -110,7 +110,11 @@ export class ModelCache {
 
   private changed(c: StoreChange): void {
     if (c.kind === 'Node') {
-      if (c.key === `/${this.opts.nodeName ?? ''}`) this.allDirty = true;
+      // Nodes are updated constantly (status heartbeats); only the facts the model uses (zone
+      // label, addresses) invalidate every service.
+      if (c.key !== `/${this.opts.nodeName ?? ''}`) return;
+      const info = c.type === 'delete' ? undefined : buildModel([{ kind: 'Node', apiVersion: 'v1', ...c.object }], this.opts).node;
+      if (!this.node || JSON.stringify(info) !== JSON.stringify(this.node.info)) this.allDirty = true;
       return;
     }
     if (c.kind === 'EndpointSlice') {

@@ -66,5 +66,13 @@ describe('ModelCache', () => {
     store.upsert('Node', node('node-b', ['192.168.0.8']));
     check(store, cache);
     expect(cache.lastRebuilt).toBe(0);
+    // A status heartbeat of our own node (same zone, same addresses) rebuilds nothing.
+    store.upsert('Node', {
+      ...node(NODE, ['192.168.0.7'], 'zone-b'),
+      metadata: { name: NODE, resourceVersion: '10', labels: { 'topology.kubernetes.io/zone': 'zone-b' } },
+      status: { addresses: [{ type: 'InternalIP', address: '192.168.0.7' }], conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: '2026-12-02T05:00:00Z' }] },
+    } as KubeObjectLike);
+    check(store, cache);
+    expect(cache.lastRebuilt).toBe(0);
   });
 });
