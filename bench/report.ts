@@ -77,6 +77,8 @@ export function reportMarkdown(r: BenchResults, machine: MachineInfo): string {
     }
     const cells = systems.map(([name, s]) => {
       const v = row.get(s);
+      const dnf = (s as { fullLoadTimedOutMs?: number }).fullLoadTimedOutMs;
+      if (row.label.startsWith('full load') && v === null && dnf !== undefined) return `did not finish in ${Math.round(dnf / 1000)} s`;
       return `${fmt(v)}${row.ratio && name !== 'nftproxy' ? ratio(v, row.get(ref)) : ''}`;
     });
     if (cells.every((c) => c === 'n/a')) continue;
