@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { countIptables, countNft, iptablesRulesPerConnection, nftRulesPerConnection, type ObjectCounts, type PerConnectionSummary } from '../compiler/accounting.js';
 import { compileIptables, compileIptablesPartial } from '../compiler/iptables/restore.js';
 import { compileKubeProxyNft } from '../compiler/kubeproxy-nft/compile.js';
-import { compile } from '../compiler/lower.js';
+import { compile, createLowerCache } from '../compiler/lower.js';
 import { buildModel } from '../compiler/model/build.js';
 import type { ServicePort } from '../compiler/model/types.js';
 import { rulesetToJson, transactionToJson } from '../compiler/nft/json.js';
@@ -179,8 +179,10 @@ export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
     const spsAfter = one.model.servicePorts;
 
     ui.step('nftproxy: compile, diff, accounting', 0);
-    const rs = compile(state.model, opts);
-    const rsAfter = compile(one.model, opts);
+    // The diff as the daemon sees it: both rulesets from one LowerCache (shared element objects).
+    const cache = createLowerCache();
+    const rs = compile(state.model, opts, cache);
+    const rsAfter = compile(one.model, opts, cache);
     const nftproxy: StaticMeasure = {
       objects: countNft(rs),
       rpc: nftRulesPerConnection(rs, rpcSps, opts.clusterCIDRs),
