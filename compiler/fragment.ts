@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Chain, Element, Family, Rule, SetDef, Value, Verdict } from '../ir/types.js';
 import { cidrContains, parseCidr } from '../ir/ip.js';
 import type { Endpoint, ServicePort } from './model/types.js';
-import { addrType, names, type EndpointNamespace } from './layout.js';
+import { addrType, names, poolOf, type EndpointNamespace } from './layout.js';
 import { goto, goto2, konst, l4proto, match, rule, saddr, set } from './ir-build.js';
 
 /** What one dispatch key of one namespace contributes. */
@@ -19,8 +19,13 @@ export interface TargetFragment {
   noEndpoint?: Element;
   /** Endpoint count balanced over through the slot maps (0 when not through slots). */
   n: number;
-  /** Per slot: the [address, port] elements keyed by the dispatch key. */
-  slots: [Element, Element][];
+  /** Slot pool (names.poolOf): uniform target port or mixed. */
+  pool: string;
+  mixed: boolean;
+  /** Per slot: the address element keyed by the dispatch key. */
+  addrs: Element[];
+  /** Mixed pools: per slot port elements; uniform pools: the one port element. */
+  ports: Element[];
   /** `ip:port` of the endpoint in each slot, to keep slots stable across compiles. */
   order: string[];
 }
@@ -30,8 +35,8 @@ export interface Fragment {
   id: string;
   /** Compile generation that last used this fragment (for removal detection). */
   gen: number;
-  /** Largest slot count per namespace. */
-  maxN: Record<EndpointNamespace, number>;
+  /** Largest slot count per pool. */
+  maxN: Map<string, number>;
   targets: Record<EndpointNamespace, TargetFragment[]>;
   clusterIp?: string;
   externalMasq: Element[];
@@ -92,7 +97,7 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
   const fr: Fragment = {
     id: fragmentId(sp, family),
     gen: 0,
-    maxN: { svc: 0, np: 0, 'svc-local': 0, 'np-local': 0 },
+    maxN: new Map(),
     targets: { svc: [], np: [], 'svc-local': [], 'np-local': [] },
     externalMasq: [],
     externalLocal: [],
@@ -114,7 +119,7 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
   type Choice = 'internal' | 'cluster' | 'local';
   const addTarget = (ns: EndpointNamespace, key: Value, endpoints: Endpoint[], choice: Choice, what: string, whenEmpty: 'reject' | 'drop'): void => {
     const comment = boundedComment(`${sp.id} ${what}`);
-    const t: TargetFragment = { n: 0, slots: [], order: [] };
+    const t: TargetFragment = { n: 0, pool: ns, mixed: false, addrs: [], ports: [], order: [] };
     if (endpoints.length === 0) {
       if (whenEmpty === 'drop') t.dispatch = { key, data: { kind: 'drop' }, comment };
       else t.noEndpoint = { key, data: goto(names.rejectChain), comment };
@@ -126,15 +131,21 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
       const ordered = stableSlots(endpoints, before?.order);
       t.n = ordered.length;
       t.order = ordered.map(epId);
-      if (t.n > fr.maxN[ns]) fr.maxN[ns] = t.n;
+      t.mixed = ordered.some((ep) => ep.port !== (ordered[0] as Endpoint).port);
+      t.pool = poolOf(ns, t.mixed);
+      fr.maxN.set(t.pool, Math.max(fr.maxN.get(t.pool) ?? 0, t.n));
       fr.slotOrder.set(orderKey, t);
-      t.dispatch = { key, data: goto(names.lb(ns, t.n)), comment };
+      t.dispatch = { key, data: goto(names.lb(t.pool, t.n)), comment };
       // Unchanged slots keep their element objects: the diff then skips them by identity.
-      t.slots = ordered.map((ep, i) => {
-        const old = before?.slots[i];
-        const a = old && old[0].data === ep.ip ? old[0] : { key, data: ep.ip };
-        const p = old && old[1].data === ep.port ? old[1] : { key, data: ep.port };
-        return [a, p];
+      const same = before !== undefined && before.pool === t.pool;
+      t.addrs = ordered.map((ep, i) => {
+        const old = same ? before.addrs[i] : undefined;
+        return old && old.data === ep.ip ? old : { key, data: ep.ip };
+      });
+      const portsWanted = t.mixed ? ordered.map((ep) => ep.port) : [(ordered[0] as Endpoint).port];
+      t.ports = portsWanted.map((port, i) => {
+        const old = same ? before.ports[i] : undefined;
+        return old && old.data === port ? old : { key, data: port };
       });
     }
     fr.targets[ns].push(t);

@@ -18,6 +18,12 @@ export const endpointNamespaces: EndpointNamespace[] = ['svc', 'np', 'svc-local'
 
 export const keyedByAddress = (ns: EndpointNamespace): boolean => ns === 'svc' || ns === 'svc-local';
 
+export const poolOf = (ns: EndpointNamespace, mixed: boolean): string => (mixed ? `${ns}-x` : ns);
+export const poolsOf = (ns: EndpointNamespace): { pool: string; mixed: boolean }[] => [
+  { pool: ns, mixed: false },
+  { pool: `${ns}-x`, mixed: true },
+];
+
 export const names = {
   // sets
   clusterIps: 'cluster-ips',
@@ -35,8 +41,14 @@ export const names = {
   noEndpointNodeports: 'no-endpoint-nodeports',
   dispatch: (ns: EndpointNamespace): string =>
     ({ svc: 'service-ips', np: 'service-nodeports', 'svc-local': 'service-ips-local', 'np-local': 'service-nodeports-local' })[ns],
-  slotAddr: (ns: EndpointNamespace, slot: number): string => `${ns}-addr-${slot}`,
-  slotPort: (ns: EndpointNamespace, slot: number): string => `${ns}-port-${slot}`,
+  /**
+   * A pool is where a namespace's slotted targets live: `<ns>` when all endpoints of a target
+   * share one target port (one port element per service, the usual case), `<ns>-x` when they
+   * do not (a port element per slot, e.g. during a rollout that renames a container port).
+   */
+  slotAddr: (pool: string, slot: number): string => `${pool}-addr-${slot}`,
+  /** Uniform pools: one port per service key. Mixed pools: one per slot. */
+  poolPort: (pool: string, slot?: number): string => (slot === undefined ? `${pool}-port` : `${pool}-port-${slot}`),
   // chains
   natPrerouting: 'nat-prerouting',
   natOutput: 'nat-output',
@@ -53,8 +65,8 @@ export const names = {
   rejectChain: 'reject-chain',
   markForMasquerade: 'mark-for-masquerade',
   masquerading: 'masquerading',
-  lb: (ns: EndpointNamespace, n: number): string => `${ns}-lb-${n}`,
-  slot: (ns: EndpointNamespace, slot: number): string => `${ns}-ep-${slot}`,
+  lb: (pool: string, n: number): string => `${pool}-lb-${n}`,
+  slot: (pool: string, slot: number): string => `${pool}-ep-${slot}`,
   affinity: (hash: string): string => `affinity-${hash}`,
   /** Per-endpoint chain and client set of an affinity service, named by a hash of the endpoint. */
   affinityEndpoint: (hash: string, epHash: string): string => `affinity-${hash}-ep-${epHash}`,

@@ -15,7 +15,7 @@
 import type { Chain, Element, Family, Rule, Ruleset, SetDef, Stmt, Table, Value, Verdict } from '../ir/types.js';
 import { cidrContains, parseCidr } from '../ir/ip.js';
 import type { ClusterModel, CompileOptions, ServicePort } from './model/types.js';
-import { addrType, endpointNamespaces, keyedByAddress, loopback, names, slotCount, type EndpointNamespace } from './layout.js';
+import { addrType, endpointNamespaces, keyedByAddress, loopback, names, poolsOf, slotCount, type EndpointNamespace } from './layout.js';
 import { fragmentId, lowerServicePort, type Fragment, type TargetFragment } from './fragment.js';
 import { daddr, dport, fibType, goto, goto2, jump, konst, l4proto, mark, match, packetKey, rule, saddr, set, verdict } from './ir-build.js';
 
@@ -100,16 +100,21 @@ function contributions(fr: Fragment, out: Set<string>): void {
     for (const t of fr.targets[ns]) {
       if (t.dispatch) out.add(names.dispatch(ns));
       if (t.noEndpoint) out.add(keyedByAddress(ns) ? names.noEndpointServices : names.noEndpointNodeports);
-      for (let i = 0; i < t.n; i++) {
-        out.add(names.slotAddr(ns, i));
-        out.add(names.slotPort(ns, i));
-      }
+      slotContributions(t, out);
     }
   }
   if (fr.affinitySets.length > 0 || fr.affinityChains.length > 0) out.add(AFFINITY);
 }
 
 const AFFINITY = '#affinity';
+
+/** The slot maps a target feeds. */
+function slotContributions(t: TargetFragment, out: Set<string>): void {
+  for (let i = 0; i < t.n; i++) out.add(names.slotAddr(t.pool, i));
+  if (t.n === 0) return;
+  if (t.mixed) for (let i = 0; i < t.n; i++) out.add(names.poolPort(t.pool, i));
+  else out.add(names.poolPort(t.pool));
+}
 
 /**
  * What a new version of a service port changes: everything either version feeds, except slot
@@ -127,28 +132,22 @@ function replacedContributions(prev: Fragment, fr: Fragment, dirty: Set<string>)
       }
     }
   }
-  const slotted = (x: Fragment): Map<string, TargetFragment> => x.slotOrder;
-  const before = slotted(prev);
-  const after = slotted(fr);
+  const before = prev.slotOrder;
+  const after = fr.slotOrder;
   for (const [k, t] of after) {
-    const ns = k.slice(0, k.indexOf('|')) as EndpointNamespace;
     const old = before.get(k);
-    const n = Math.max(t.n, old?.n ?? 0);
-    for (let i = 0; i < n; i++) {
-      const a = t.slots[i];
-      const b = old?.slots[i];
-      if (a?.[0] !== b?.[0]) dirty.add(names.slotAddr(ns, i));
-      if (a?.[1] !== b?.[1]) dirty.add(names.slotPort(ns, i));
+    if (!old || old.pool !== t.pool) {
+      slotContributions(t, dirty);
+      if (old) slotContributions(old, dirty);
+      continue;
     }
+    const n = Math.max(t.n, old.n);
+    for (let i = 0; i < n; i++) if (t.addrs[i] !== old.addrs[i]) dirty.add(names.slotAddr(t.pool, i));
+    if (t.mixed) {
+      for (let i = 0; i < n; i++) if (t.ports[i] !== old.ports[i]) dirty.add(names.poolPort(t.pool, i));
+    } else if (t.ports[0] !== old.ports[0]) dirty.add(names.poolPort(t.pool));
   }
-  for (const [k, old] of before) {
-    if (after.has(k)) continue;
-    const ns = k.slice(0, k.indexOf('|')) as EndpointNamespace;
-    for (let i = 0; i < old.n; i++) {
-      dirty.add(names.slotAddr(ns, i));
-      dirty.add(names.slotPort(ns, i));
-    }
-  }
+  for (const [k, old] of before) if (!after.has(k)) slotContributions(old, dirty);
 }
 
 const emptyRefs = (): LowerCache['refs'] => ({
@@ -360,8 +359,6 @@ function assemble(
   };
   for (const ns of endpointNamespaces) {
     const keyType = keyedByAddress(ns) ? keyAPP : keyPP;
-    let maxN = 0;
-    for (const fr of fragments) if (fr.maxN[ns] > maxN) maxN = fr.maxN[ns];
     sets.push(
       reuse({ name: names.dispatch(ns), keyType, dataType: 'verdict' }, () => {
         const out: Element[] = [];
@@ -369,28 +366,55 @@ function assemble(
         return out;
       }),
     );
-    if (maxN === 0) continue;
-    // lb-N for every N up to the slot count: an endpoint count change never needs a new chain.
-    const slots = slotCount(maxN);
-    for (let i = 0; i < slots; i++) {
-      const column = (j: 0 | 1) => (): Element[] => {
-        const out: Element[] = [];
-        for (const t of targetsOf(ns)) if (i < t.n) out.push((t.slots[i] as [Element, Element])[j]);
-        return out;
-      };
-      slotMaps.push(reuse({ name: names.slotAddr(ns, i), keyType, dataType: A }, column(0)));
-      slotMaps.push(reuse({ name: names.slotPort(ns, i), keyType, dataType: 'inet_service' }, column(1)));
+    for (const { pool, mixed } of poolsOf(ns)) {
+      let maxN = 0;
+      for (const fr of fragments) maxN = Math.max(maxN, fr.maxN.get(pool) ?? 0);
+      if (maxN === 0) continue;
+      // lb-N for every N up to the slot count: an endpoint count change never needs a new chain.
+      const slots = slotCount(maxN);
+      const inPool = (t: TargetFragment): boolean => t.pool === pool && t.n > 0;
+      for (let i = 0; i < slots; i++) {
+        slotMaps.push(
+          reuse({ name: names.slotAddr(pool, i), keyType, dataType: A }, () => {
+            const out: Element[] = [];
+            for (const t of targetsOf(ns)) if (inPool(t) && i < t.n) out.push(t.addrs[i] as Element);
+            return out;
+          }),
+        );
+        if (mixed) {
+          slotMaps.push(
+            reuse({ name: names.poolPort(pool, i), keyType, dataType: 'inet_service' }, () => {
+              const out: Element[] = [];
+              for (const t of targetsOf(ns)) if (inPool(t) && i < t.n) out.push(t.ports[i] as Element);
+              return out;
+            }),
+          );
+        }
+      }
+      if (!mixed) {
+        slotMaps.push(
+          reuse({ name: names.poolPort(pool), keyType, dataType: 'inet_service' }, () => {
+            const out: Element[] = [];
+            for (const t of targetsOf(ns)) if (inPool(t)) out.push(t.ports[0] as Element);
+            return out;
+          }),
+        );
+      }
+      slotChains.push(
+        ...memoChains(cache, `slots ${f} ${pool} ${slots}`, () =>
+          Array.from({ length: slots }, (_, i) => ({ name: names.slot(pool, i), rules: slotRules(f, ns, pool, mixed, i) })),
+        ),
+      );
+      lbChains.push(
+        ...memoChains(cache, `lb ${f} ${pool} ${slots}`, () =>
+          Array.from({ length: slots }, (_, k) => {
+            const n = k + 1;
+            const entries = Array.from({ length: n }, (_, i): [Value, Verdict] => [i, goto(names.slot(pool, i))]);
+            return { name: names.lb(pool, n), rules: [rule([{ kind: 'anonvmap', key: { kind: 'numgen', mod: n }, entries }])] };
+          }),
+        ),
+      );
     }
-    slotChains.push(...memoChains(cache, `slots ${f} ${ns} ${slots}`, () => Array.from({ length: slots }, (_, i) => ({ name: names.slot(ns, i), rules: slotRules(f, ns, i) }))));
-    lbChains.push(
-      ...memoChains(cache, `lb ${f} ${ns} ${slots}`, () =>
-        Array.from({ length: slots }, (_, k) => {
-          const n = k + 1;
-          const entries = Array.from({ length: n }, (_, i): [Value, Verdict] => [i, goto(names.slot(ns, i))]);
-          return { name: names.lb(ns, n), rules: [rule([{ kind: 'anonvmap', key: { kind: 'numgen', mod: n }, entries }])] };
-        }),
-      ),
-    );
   }
   const noEndpoint = (addressed: boolean) => (): Element[] =>
     endpointNamespaces.filter((ns) => keyedByAddress(ns) === addressed).flatMap((ns) => targetsOf(ns).flatMap((t) => (t.noEndpoint ? [t.noEndpoint] : [])));
@@ -415,8 +439,8 @@ function assemble(
   return { family: f, name: opts.tableName, sets, chains };
 }
 
-/** Slot I of a namespace: DNAT to the address and port stored for the packet's key in slot I. */
-function slotRules(f: Family, ns: EndpointNamespace, i: number): Rule[] {
+/** Slot I of a pool: DNAT to the address stored for the packet's key in slot I and its port. */
+function slotRules(f: Family, ns: EndpointNamespace, pool: string, mixed: boolean, i: number): Rule[] {
   // One rule per protocol: a NAT port needs an L4 protocol match in the same rule.
   return protocols.map((proto) =>
     rule([
@@ -424,8 +448,8 @@ function slotRules(f: Family, ns: EndpointNamespace, i: number): Rule[] {
       {
         kind: 'dnat',
         family: f,
-        addr: { kind: 'maplookup', key: packetKey(f, ns), map: names.slotAddr(ns, i) },
-        port: { kind: 'maplookup', key: packetKey(f, ns), map: names.slotPort(ns, i) },
+        addr: { kind: 'maplookup', key: packetKey(f, ns), map: names.slotAddr(pool, i) },
+        port: { kind: 'maplookup', key: packetKey(f, ns), map: mixed ? names.poolPort(pool, i) : names.poolPort(pool) },
       },
     ]),
   );

@@ -22,7 +22,7 @@ const podIp: Record<string, string> = {};
 
 beforeAll(async () => {
   topo = await createTopology({
-    pods: ['a', 'b', 'c'].map((name) => ({ name, serve: { tcp: [8080], udp: [8080] } })),
+    pods: ['a', 'b', 'c'].map((name) => ({ name, serve: { tcp: [8080, 9090], udp: [8080] } })),
   });
   for (const p of topo.pods) {
     podIp[p.ipv4] = p.name;
@@ -39,6 +39,16 @@ beforeAll(async () => {
       { name: 'empty', clusterIP: '10.96.0.40', ports: [{ name: 'http', port: 80 }, { name: 'dns', protocol: 'UDP', port: 53 }] },
       { name: 'self', clusterIP: '10.96.0.50', ports: [{ name: 'http', port: 80 }], slices: [{ targetPort: 8080, endpoints: [{ ip: a.ipv4, node: 'node-a' }] }] },
       { name: 'web6', clusterIP: 'fd00:10:96::20', ports: [{ name: 'http', port: 80 }], slices: ab('IPv6') },
+      // Endpoints with different target ports (a rollout renaming a container port): a mixed pool.
+      {
+        name: 'mixed',
+        clusterIP: '10.96.0.60',
+        ports: [{ name: 'http', port: 80 }],
+        slices: [
+          { targetPort: 8080, endpoints: [{ ip: a.ipv4, node: 'node-a' }] },
+          { targetPort: 9090, endpoints: [{ ip: b.ipv4, node: 'node-a' }] },
+        ],
+      },
     ],
     [{ name: 'node-a', ip: '192.168.0.1' }],
   );
@@ -135,6 +145,16 @@ describe('compiled ruleset carries real traffic (and trace agrees)', () => {
     expect(s.failures).toEqual({});
     expect(s.pods).toEqual(['a', 'b']);
     expect(predict('192.168.0.1', '10.96.0.20', 80, 'tcp', true).pods).toEqual(s.pods);
+  });
+
+  it('endpoints with different target ports each get their own port', async () => {
+    const client = topo.client('client');
+    const s = await sampleEndpoints(client.ns, '10.96.0.60', 80, 'tcp', 30);
+    expect(s.failures).toEqual({});
+    expect(s.pods).toEqual(['a', 'b']);
+    const ports = new Set(s.results.flatMap((r) => (r.ok && r.reply ? [`${r.reply.pod}:${r.reply.localPort}`] : [])));
+    expect([...ports].sort()).toEqual(['a:8080', 'b:9090']);
+    expect(predict(client.ipv4, '10.96.0.60', 80, 'tcp').pods).toEqual(s.pods);
   });
 
   it('IPv6 ClusterIP reaches every endpoint', async () => {

@@ -17,7 +17,9 @@ export function inNewNetns(script: string, files: Record<string, string> = {}): 
   const dir = mkdtempSync(join(tmpdir(), 'nfp-ipt-'));
   try {
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
-    const r = spawnSync('unshare', ['-n', 'bash', '-euo', 'pipefail', '-c', script], {
+    // --norc and no stdin: bash sources bashrc when it believes a remote shell daemon started it.
+    const r = spawnSync('unshare', ['-n', 'bash', '--norc', '-euo', 'pipefail', '-c', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, D: dir },
       encoding: 'utf8',
       timeout: 120_000,
