@@ -5,31 +5,12 @@
 import type { Chain, Element, Expr, Rule, Ruleset, Stmt, Value, Verdict } from '../ir/types.js';
 import { cidrContains } from './iptables/cidr.js';
 import type { ServicePort } from './model/types.js';
+import { rulesetStats, type RulesetStats } from '../ir/stats.js';
 
-export interface ObjectCounts {
-  tables: number;
-  chains: number;
-  rules: number;
-  sets: number;
-  maps: number;
-  /** Elements of named sets and maps (compiled elements; dynamic sets start empty). */
-  elements: number;
-}
+/** Object counts; for nft layouts the same as ir/stats (dynamic sets start empty). */
+export type ObjectCounts = RulesetStats;
 
-export function countNft(ruleset: Ruleset): ObjectCounts {
-  const c: ObjectCounts = { tables: 0, chains: 0, rules: 0, sets: 0, maps: 0, elements: 0 };
-  for (const t of ruleset.tables) {
-    c.tables++;
-    c.chains += t.chains.length;
-    for (const ch of t.chains) c.rules += ch.rules.length;
-    for (const s of t.sets) {
-      if (s.dataType !== undefined) c.maps++;
-      else c.sets++;
-      if (!s.dynamic) c.elements += s.elements.length;
-    }
-  }
-  return c;
-}
+export const countNft = (ruleset: Ruleset): ObjectCounts => rulesetStats(ruleset);
 
 // --- iptables-restore text --------------------------------------------------------------------
 

@@ -86,23 +86,26 @@ function build(s: Shape): Ruleset {
   return { tables: [{ family: 'ip', name: T, sets, chains }] };
 }
 
-describe('diff property: full(first) + diffs == full(last), in the kernel', () => {
-  let nsA: string;
-  let nsB: string;
-  let a: CliApplier;
-  let b: CliApplier;
+/** Two private namespaces, each with a CLI applier: one updated step by step, one loaded fresh. */
+function namespacePair(labelA: string, labelB: string) {
+  const pair = {} as { nsA: string; nsB: string; a: CliApplier; b: CliApplier };
   beforeAll(async () => {
-    nsA = await createNamespace('prop-incr');
-    nsB = await createNamespace('prop-fresh');
-    a = new CliApplier({ wrap: ['ip', 'netns', 'exec', nsA] });
-    b = new CliApplier({ wrap: ['ip', 'netns', 'exec', nsB] });
+    pair.nsA = await createNamespace(labelA);
+    pair.nsB = await createNamespace(labelB);
+    pair.a = new CliApplier({ wrap: ['ip', 'netns', 'exec', pair.nsA] });
+    pair.b = new CliApplier({ wrap: ['ip', 'netns', 'exec', pair.nsB] });
   });
   afterAll(async () => {
-    a?.close();
-    b?.close();
-    await destroyNamespace(nsA);
-    await destroyNamespace(nsB);
+    pair.a?.close();
+    pair.b?.close();
+    await destroyNamespace(pair.nsA);
+    await destroyNamespace(pair.nsB);
   });
+  return pair;
+}
+
+describe('diff property: full(first) + diffs == full(last), in the kernel', () => {
+  const p = namespacePair('prop-incr', 'prop-fresh');
 
   it('holds for random state sequences', async () => {
     let runs = 0;
@@ -111,14 +114,14 @@ describe('diff property: full(first) + diffs == full(last), in the kernel', () =
       fc.asyncProperty(fc.array(shape, { minLength: 2, maxLength: 5 }), async (shapes) => {
         runs++;
         const states = shapes.map(build);
-        await a.apply(fullTransaction(states[0]!));
+        await p.a.apply(fullTransaction(states[0]!));
         for (let i = 1; i < states.length; i++) {
           const tx = diffRulesets(states[i - 1]!, states[i]!);
           commands += tx.commands.length;
-          if (tx.commands.length > 0) await a.apply(tx);
+          if (tx.commands.length > 0) await p.a.apply(tx);
         }
-        await b.apply(fullTransaction(states[states.length - 1]!));
-        expect(await normalizedListing(nsA)).toEqual(await normalizedListing(nsB));
+        await p.b.apply(fullTransaction(states[states.length - 1]!));
+        expect(await normalizedListing(p.nsA)).toEqual(await normalizedListing(p.nsB));
       }),
       { numRuns: 30, endOnFailure: true },
     );
@@ -127,22 +130,7 @@ describe('diff property: full(first) + diffs == full(last), in the kernel', () =
 });
 
 describe('rewrite property: full(first) + rewrites == full(last), dynamic sets kept', () => {
-  let nsA: string;
-  let nsB: string;
-  let a: CliApplier;
-  let b: CliApplier;
-  beforeAll(async () => {
-    nsA = await createNamespace('prop-rewr');
-    nsB = await createNamespace('prop-fresh2');
-    a = new CliApplier({ wrap: ['ip', 'netns', 'exec', nsA] });
-    b = new CliApplier({ wrap: ['ip', 'netns', 'exec', nsB] });
-  });
-  afterAll(async () => {
-    a?.close();
-    b?.close();
-    await destroyNamespace(nsA);
-    await destroyNamespace(nsB);
-  });
+  const p = namespacePair('prop-rewr', 'prop-fresh2');
 
   // A packet-path set (like an affinity set) that a rule updates: its elements must survive.
   const withAffinity = (rs: Ruleset): Ruleset => ({
@@ -157,13 +145,13 @@ describe('rewrite property: full(first) + rewrites == full(last), dynamic sets k
     await fc.assert(
       fc.asyncProperty(fc.array(shape, { minLength: 2, maxLength: 4 }), async (shapes) => {
         const states = shapes.map(build).map(withAffinity);
-        await a.apply(fullTransaction(states[0]!));
+        await p.a.apply(fullTransaction(states[0]!));
         // What the packet path would have remembered.
-        await a.apply({ commands: [{ op: 'add', what: 'element', family: 'ip', table: T, set: 'aff', elements: [{ key: '10.9.9.9', timeout: 600 }] }] });
-        for (let i = 1; i < states.length; i++) await a.apply(rewriteTransaction(states[i - 1]!, states[i]!));
-        await b.apply(fullTransaction(states[states.length - 1]!));
-        expect(await normalizedListing(nsA, { dropSets: ['aff'] })).toEqual(await normalizedListing(nsB, { dropSets: ['aff'] }));
-        const kept = await a.listSetElements('ip', T, 'aff', false);
+        await p.a.apply({ commands: [{ op: 'add', what: 'element', family: 'ip', table: T, set: 'aff', elements: [{ key: '10.9.9.9', timeout: 600 }] }] });
+        for (let i = 1; i < states.length; i++) await p.a.apply(rewriteTransaction(states[i - 1]!, states[i]!));
+        await p.b.apply(fullTransaction(states[states.length - 1]!));
+        expect(await normalizedListing(p.nsA, { dropSets: ['aff'] })).toEqual(await normalizedListing(p.nsB, { dropSets: ['aff'] }));
+        const kept = await p.a.listSetElements('ip', T, 'aff', false);
         expect(JSON.stringify(kept)).toContain('10.9.9.9');
       }),
       { numRuns: 20, endOnFailure: true },
