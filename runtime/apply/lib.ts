@@ -34,6 +34,22 @@ interface NftLib {
 }
 
 let loaded: NftLib | null | undefined;
+let mallocTrim: KoffiFn | null | undefined;
+
+/**
+ * glibc's malloc_trim: after a large transaction libnftables has freed hundreds of MB (its parse
+ * tree and cache of a full sync), which glibc keeps in its arenas; this returns it to the OS.
+ */
+function trimMalloc(): void {
+  if (mallocTrim === undefined) {
+    try {
+      mallocTrim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as unknown as KoffiFn;
+    } catch {
+      mallocTrim = null;
+    }
+  }
+  mallocTrim?.(0);
+}
 let loadError = '';
 
 /** Binds libnftables once; null (and `libnftablesLoadError()`) when it is not installed. */
@@ -81,11 +97,24 @@ export class LibApplier implements Applier {
     const lib = loadLibnftables(opts.libraryPath);
     if (!lib) throw new Error(`libnftables is not available: ${libnftablesLoadError()}`);
     this.lib = lib;
-    this.ctx = lib.ctxNew(NFT_CTX_DEFAULT);
-    if (!this.ctx) throw new Error('nft_ctx_new failed');
-    lib.bufferOutput(this.ctx);
-    lib.bufferError(this.ctx);
-    lib.setFlags(this.ctx, NFT_CTX_OUTPUT_JSON);
+    this.ctx = this.newContext();
+  }
+
+  private newContext(): unknown {
+    const { lib } = this;
+    const ctx = lib.ctxNew(NFT_CTX_DEFAULT);
+    if (!ctx) throw new Error('nft_ctx_new failed');
+    lib.bufferOutput(ctx);
+    lib.bufferError(ctx);
+    lib.setFlags(ctx, NFT_CTX_OUTPUT_JSON);
+    return ctx;
+  }
+
+  /** A fresh context after a large transaction: drops nft's cache of it, and trims malloc. */
+  private renewContext(): void {
+    this.lib.ctxFree(this.ctx);
+    this.ctx = this.newContext();
+    trimMalloc();
   }
 
   private call(buf: string, dryRun: boolean): Promise<RunResult> {
@@ -104,6 +133,7 @@ export class LibApplier implements Applier {
       // Reading a buffer also resets it for the next call.
       const output = (lib.getOutput(ctx) as string | null) ?? '';
       const error = (lib.getError(ctx) as string | null) ?? '';
+      if (buf.length >= ASYNC_THRESHOLD_BYTES) this.renewContext();
       return { rc, output, error };
     };
     const p = this.queue.then(run, run);

@@ -44,6 +44,7 @@ describe.skipIf(!process.env.NFTPROXY_SCALE)(`nftproxy run at ${SERVICES} servic
       '--kubeconfig', started.kubeconfig, '--hostname-override', NODE, '--table', 'nfps',
       '--healthz-bind-address', '127.0.0.1:10256', '--metrics-bind-address', '127.0.0.1:10249',
       '--min-sync-period', `${MIN_SYNC_MS}ms`,
+      ...(process.env.NFTPROXY_SCALE_APPLIER ? ['--applier', process.env.NFTPROXY_SCALE_APPLIER] : []),
     ]);
     const t0 = Date.now();
     const first = await daemon.waitFor((l) => l.msg === 'sync', 600_000);
