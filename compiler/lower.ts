@@ -14,6 +14,7 @@
 
 import type { Chain, Element, Family, Rule, Ruleset, SetDef, Stmt, Table, Value, Verdict } from '../ir/types.js';
 import { cidrContains, parseCidr } from '../ir/ip.js';
+import { recordElementDelta } from '../ir/element-delta.js';
 import type { ClusterModel, CompileOptions, ServicePort } from './model/types.js';
 import { addrType, endpointNamespaces, keyedByAddress, loopback, names, poolsOf, slotCount, type EndpointNamespace } from './layout.js';
 import { fragmentId, lowerServicePort, type Fragment, type TargetFragment } from './fragment.js';
@@ -28,16 +29,27 @@ const protocols = ['tcp', 'udp', 'sctp'] as const;
  * address behind several ports), reference-counted across compiles so that deduplicating them
  * costs O(change) instead of hashing every address on every compile. Map order = element order.
  */
-interface RefSet {
+interface RefSet extends Tracked {
   byKey: Map<string, { count: number; el: Element; index: number }>;
-  /** The elements; copied before a change once it has been handed out (rulesets are immutable). */
-  elements: Element[];
-  shared: boolean;
 }
 
-const emptyRefSet = (): RefSet => ({ byKey: new Map(), elements: [], shared: false });
+/**
+ * An element array maintained in place: copied before a change once it has been handed out
+ * (rulesets are immutable), with the elements added and removed since, which the hand-out
+ * records as a delta hint for the diff (ir/element-delta.ts).
+ */
+interface Tracked {
+  elements: Element[];
+  shared: boolean;
+  lastOut?: Element[];
+  added: Set<Element>;
+  removed: Set<Element>;
+}
 
-function writable(set: RefSet): Element[] {
+const emptyTracked = (): Tracked => ({ elements: [], shared: false, added: new Set(), removed: new Set() });
+const emptyRefSet = (): RefSet => ({ ...emptyTracked(), byKey: new Map() });
+
+function writable(set: Tracked): Element[] {
   if (set.shared) {
     set.elements = set.elements.slice();
     set.shared = false;
@@ -45,11 +57,118 @@ function writable(set: RefSet): Element[] {
   return set.elements;
 }
 
+function tracked(set: Tracked, el: Element, op: 'add' | 'remove'): void {
+  const [mine, other] = op === 'add' ? [set.added, set.removed] : [set.removed, set.added];
+  if (other.has(el)) other.delete(el);
+  else mine.add(el);
+}
+
 /** The current elements, handed out to a ruleset: later changes copy first. */
-function handOut(set: RefSet): Element[] {
+function handOut(set: Tracked): Element[] {
+  if (set.lastOut !== undefined && set.lastOut !== set.elements) {
+    recordElementDelta(set.elements, { base: set.lastOut, added: [...set.added], removed: [...set.removed] });
+  }
+  set.added.clear();
+  set.removed.clear();
+  set.lastOut = set.elements;
   set.shared = true;
   return set.elements;
 }
+
+/**
+ * A set's elements maintained across compiles: fragments add and remove their element objects
+ * (swap-remove, copy-on-write once handed out), so a change costs O(its elements), not O(set).
+ */
+interface ElementSet extends Tracked {
+  index: Map<Element, number>;
+}
+
+function esAdd(es: ElementSet, el: Element): void {
+  const els = writable(es);
+  es.index.set(el, els.length);
+  els.push(el);
+  tracked(es, el, 'add');
+}
+
+function esRemove(es: ElementSet, el: Element): void {
+  const i = es.index.get(el);
+  if (i === undefined) return;
+  const els = writable(es);
+  es.index.delete(el);
+  const last = els.pop() as Element;
+  if (last !== el) {
+    els[i] = last;
+    es.index.set(last, i);
+  }
+  tracked(es, el, 'remove');
+}
+
+/** The elements a fragment puts into the incrementally maintained sets, by set name. */
+function indexedElements(fr: Fragment): Map<string, Element[]> {
+  const out = new Map<string, Element[]>();
+  const put = (name: string, el: Element): void => {
+    const l = out.get(name);
+    if (l) l.push(el);
+    else out.set(name, [el]);
+  };
+  for (const ns of endpointNamespaces) {
+    for (const t of fr.targets[ns]) {
+      if (t.dispatch) put(names.dispatch(ns), t.dispatch);
+      if (t.noEndpoint) put(keyedByAddress(ns) ? names.noEndpointServices : names.noEndpointNodeports, t.noEndpoint);
+      for (let i = 0; i < t.n; i++) put(names.slotAddr(t.pool, i), t.addrs[i] as Element);
+      if (t.n === 0) continue;
+      if (t.mixed) for (let i = 0; i < t.n; i++) put(names.poolPort(t.pool, i), t.ports[i] as Element);
+      else put(names.poolPort(t.pool), t.ports[0] as Element);
+    }
+  }
+  return out;
+}
+
+/** Moves the incremental sets and the per-pool endpoint-count histogram from `prev` to `fr`. */
+function moveElements(state: FamilyState, prev: Fragment | undefined, fr: Fragment | undefined): void {
+  const before = prev ? indexedElements(prev) : new Map<string, Element[]>();
+  const after = fr ? indexedElements(fr) : new Map<string, Element[]>();
+  const setOf = (name: string): ElementSet => {
+    let es = state.sets.get(name);
+    if (!es) state.sets.set(name, (es = { ...emptyTracked(), index: new Map() }));
+    return es;
+  };
+  for (const [name, olds] of before) {
+    const keep = new Set(after.get(name) ?? []);
+    const es = setOf(name);
+    for (const el of olds) if (!keep.has(el)) esRemove(es, el);
+  }
+  for (const [name, news] of after) {
+    const had = new Set(before.get(name) ?? []);
+    const es = setOf(name);
+    for (const el of news) if (!had.has(el)) esAdd(es, el);
+  }
+  const count = (x: Fragment, d: number): void => {
+    for (const ns of endpointNamespaces) {
+      for (const t of x.targets[ns]) {
+        if (t.n === 0) continue;
+        let h = state.poolN.get(t.pool);
+        if (!h) state.poolN.set(t.pool, (h = new Map()));
+        const c = (h.get(t.n) ?? 0) + d;
+        if (c === 0) h.delete(t.n);
+        else h.set(t.n, c);
+      }
+    }
+  };
+  if (prev) count(prev, -1);
+  if (fr) count(fr, 1);
+}
+
+interface FamilyState {
+  sets: Map<string, ElementSet>;
+  /** Per pool: endpoint count → number of targets with it (the pool's largest N sizes its slots). */
+  poolN: Map<string, Map<number, number>>;
+}
+
+const emptyState = (): Record<Family, FamilyState> => ({
+  ip: { sets: new Map(), poolN: new Map() },
+  ip6: { sets: new Map(), poolN: new Map() },
+});
 
 /** Memo of fragments by ServicePort object; valid for one options object and node address list. */
 export interface LowerCache {
@@ -68,6 +187,8 @@ export interface LowerCache {
   chains: Map<string, Chain[]>;
   /** The sets of the last compile by family and name: reused when no changed fragment touches them. */
   lastSets: Record<Family, Map<string, SetDef>>;
+  /** Incrementally maintained dispatch, no-endpoint and slot maps, and endpoint-count histograms. */
+  state: Record<Family, FamilyState>;
 }
 
 export function createLowerCache(): LowerCache {
@@ -80,6 +201,7 @@ export function createLowerCache(): LowerCache {
     refs: emptyRefs(),
     chains: new Map(),
     lastSets: { ip: new Map(), ip6: new Map() },
+    state: emptyState(),
   };
 }
 
@@ -162,8 +284,10 @@ function ref(set: RefSet, key: string, make: () => Element): void {
     return;
   }
   const els = writable(set);
-  set.byKey.set(key, { count: 1, el: make(), index: els.length });
-  els.push((set.byKey.get(key) as { el: Element }).el);
+  const el = make();
+  set.byKey.set(key, { count: 1, el, index: els.length });
+  els.push(el);
+  tracked(set, el, 'add');
 }
 
 /** Drops a reference; the last one removes the element (the last element takes its place). */
@@ -178,6 +302,7 @@ function unref(set: RefSet, key: string): void {
     const moved = set.byKey.get(refKeyOf(last));
     if (moved) moved.index = r.index;
   }
+  tracked(set, r.el, 'remove');
 }
 
 /** The reference key of a cluster-ips (`ip`) or hairpin (`ip . ip`) element. */
@@ -238,6 +363,7 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
           cache.previous.set(id, fr);
           if (prev) addRefs(refs, prev, -1);
           addRefs(refs, fr, 1);
+          moveElements(cache.state[f], prev, fr);
           if (prev) replacedContributions(prev, fr, dirty);
           else contributions(fr, dirty);
         }
@@ -249,6 +375,7 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
         if (old.gen === gen || cache.previous.get(old.id) !== old) continue;
         cache.previous.delete(old.id);
         addRefs(refs, old, -1);
+        moveElements(cache.state[f], old, undefined);
         contributions(old, dirty);
       }
       cache.lastFragments[f] = fragments;
@@ -347,59 +474,27 @@ function assemble(
   const lbChains: Chain[] = [];
   const slotChains: Chain[] = [];
   const slotMaps: SetDef[] = [];
-  const targetCache = new Map<EndpointNamespace, TargetFragment[]>();
-  const targetsOf = (ns: EndpointNamespace): TargetFragment[] => {
-    let ts = targetCache.get(ns);
-    if (!ts) {
-      ts = [];
-      for (const fr of fragments) for (const t of fr.targets[ns]) ts.push(t);
-      targetCache.set(ns, ts);
-    }
-    return ts;
-  };
+  const state = cache.state[f];
+  /** An incrementally maintained set: handed out as is (its array is copied on the next change). */
+  const maintained = (decl: Omit<SetDef, 'elements'>): SetDef =>
+    reuse(decl, () => {
+      const es = state.sets.get(decl.name);
+      return es ? handOut(es) : [];
+    });
   for (const ns of endpointNamespaces) {
     const keyType = keyedByAddress(ns) ? keyAPP : keyPP;
-    sets.push(
-      reuse({ name: names.dispatch(ns), keyType, dataType: 'verdict' }, () => {
-        const out: Element[] = [];
-        for (const t of targetsOf(ns)) if (t.dispatch) out.push(t.dispatch);
-        return out;
-      }),
-    );
+    sets.push(maintained({ name: names.dispatch(ns), keyType, dataType: 'verdict' }));
     for (const { pool, mixed } of poolsOf(ns)) {
       let maxN = 0;
-      for (const fr of fragments) maxN = Math.max(maxN, fr.maxN.get(pool) ?? 0);
+      for (const n of state.poolN.get(pool)?.keys() ?? []) if (n > maxN) maxN = n;
       if (maxN === 0) continue;
       // lb-N for every N up to the slot count: an endpoint count change never needs a new chain.
       const slots = slotCount(maxN);
-      const inPool = (t: TargetFragment): boolean => t.pool === pool && t.n > 0;
       for (let i = 0; i < slots; i++) {
-        slotMaps.push(
-          reuse({ name: names.slotAddr(pool, i), keyType, dataType: A }, () => {
-            const out: Element[] = [];
-            for (const t of targetsOf(ns)) if (inPool(t) && i < t.n) out.push(t.addrs[i] as Element);
-            return out;
-          }),
-        );
-        if (mixed) {
-          slotMaps.push(
-            reuse({ name: names.poolPort(pool, i), keyType, dataType: 'inet_service' }, () => {
-              const out: Element[] = [];
-              for (const t of targetsOf(ns)) if (inPool(t) && i < t.n) out.push(t.ports[i] as Element);
-              return out;
-            }),
-          );
-        }
+        slotMaps.push(maintained({ name: names.slotAddr(pool, i), keyType, dataType: A }));
+        if (mixed) slotMaps.push(maintained({ name: names.poolPort(pool, i), keyType, dataType: 'inet_service' }));
       }
-      if (!mixed) {
-        slotMaps.push(
-          reuse({ name: names.poolPort(pool), keyType, dataType: 'inet_service' }, () => {
-            const out: Element[] = [];
-            for (const t of targetsOf(ns)) if (inPool(t)) out.push(t.ports[0] as Element);
-            return out;
-          }),
-        );
-      }
+      if (!mixed) slotMaps.push(maintained({ name: names.poolPort(pool), keyType, dataType: 'inet_service' }));
       slotChains.push(
         ...memoChains(cache, `slots ${f} ${pool} ${slots}`, () =>
           Array.from({ length: slots }, (_, i) => ({ name: names.slot(pool, i), rules: slotRules(f, ns, pool, mixed, i) })),
@@ -416,11 +511,9 @@ function assemble(
       );
     }
   }
-  const noEndpoint = (addressed: boolean) => (): Element[] =>
-    endpointNamespaces.filter((ns) => keyedByAddress(ns) === addressed).flatMap((ns) => targetsOf(ns).flatMap((t) => (t.noEndpoint ? [t.noEndpoint] : [])));
   sets.push(
-    reuse({ name: names.noEndpointServices, keyType: keyAPP, dataType: 'verdict' }, noEndpoint(true)),
-    reuse({ name: names.noEndpointNodeports, keyType: keyPP, dataType: 'verdict' }, noEndpoint(false)),
+    maintained({ name: names.noEndpointServices, keyType: keyAPP, dataType: 'verdict' }),
+    maintained({ name: names.noEndpointNodeports, keyType: keyPP, dataType: 'verdict' }),
     ...slotMaps,
   );
   let affinity = cache.lastAffinity[f];

@@ -21,6 +21,7 @@ import type { Command, Transaction } from './transaction.js';
 import type { Chain, Element, Family, SetDef, Table } from './types.js';
 import { elementPayloadKey, rulesHash, sameElement, setDeclKey, stableStringify, valueKey } from './normalize.js';
 import { rulesRefs } from './references.js';
+import { elementDeltaHint } from './element-delta.js';
 
 interface ElementDelta {
   removed: Element[];
@@ -37,6 +38,8 @@ const LOOKAHEAD = 16;
  */
 export function diffElements(before: readonly Element[], after: readonly Element[]): ElementDelta {
   if (before === after) return { removed: [], added: [] };
+  const hint = elementDeltaHint(before, after);
+  if (hint) return resolveCandidates([...hint.removed], [...hint.added]);
   const candRemoved: Element[] = [];
   const candAdded: Element[] = [];
   let i = 0;
@@ -78,6 +81,10 @@ export function diffElements(before: readonly Element[], after: readonly Element
   }
   for (; i < nb; i++) candRemoved.push(before[i] as Element);
   for (; j < na; j++) candAdded.push(after[j] as Element);
+  return resolveCandidates(candRemoved, candAdded);
+}
+
+function resolveCandidates(candRemoved: Element[], candAdded: Element[]): ElementDelta {
   if (candRemoved.length === 0 || candAdded.length === 0) return { removed: candRemoved, added: candAdded };
 
   // Candidates may be the same element seen out of order, or the same key with a new payload.

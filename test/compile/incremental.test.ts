@@ -120,3 +120,37 @@ describe('a cached compile equals a fresh one', () => {
     );
   });
 });
+
+describe('the element-delta hints of the incremental lowering', () => {
+  /** The same ruleset with fresh element arrays: no hint applies, the diff walks. */
+  const unhinted = (rs: ReturnType<typeof compile>): ReturnType<typeof compile> => ({
+    tables: rs.tables.map((t) => ({ ...t, sets: t.sets.map((s) => ({ ...s, elements: s.elements.slice() })) })),
+  });
+  const normal = (tx: ReturnType<typeof diffRulesets>): string[] =>
+    tx.commands
+      .flatMap((c) => (c.what === 'element' ? c.elements.map((e) => `${c.op} ${c.set} ${JSON.stringify(e)}`) : [JSON.stringify(c)]))
+      .sort();
+
+  it('give the same transaction as walking the arrays', () => {
+    const base = buildModel(generateCluster({ services: 30, endpointsPerService: (i) => 1 + (i % 5), nodePortEvery: 4 }), opts);
+    fc.assert(
+      fc.property(fc.array(fc.record({ drop: fc.uniqueArray(fc.nat(29), { maxLength: 4 }), trim: fc.uniqueArray(fc.nat(29), { maxLength: 4 }), cut: fc.nat(4) }), { minLength: 1, maxLength: 5 }), (steps) => {
+        const cache = createLowerCache();
+        let before = compile(base, opts, cache);
+        for (const s of steps) {
+          const sps = base.servicePorts
+            .filter((_, i) => !s.drop.includes(i))
+            .map((sp, i) => {
+              if (!s.trim.includes(i)) return sp;
+              const keep = (l: Endpoint[]) => l.filter((_, k) => k !== s.cut);
+              return { ...sp, endpoints: keep(sp.endpoints), clusterEndpoints: keep(sp.clusterEndpoints), externalEndpoints: keep(sp.externalEndpoints ?? sp.clusterEndpoints) };
+            });
+          const after = compile({ ...base, servicePorts: sps }, opts, cache);
+          expect(normal(diffRulesets(before, after))).toEqual(normal(diffRulesets(unhinted(before), unhinted(after))));
+          before = after;
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
