@@ -177,8 +177,9 @@ export interface LowerCache {
   fragments: WeakMap<ServicePort, Fragment>;
   /** The live fragment of each service port by identity (`family id`), for stable slots. */
   previous: Map<string, Fragment>;
-  /** Fragments used by the last compile, per family, and its generation number. */
+  /** Fragments used by the last compile, per family (aligned with lastSps), and its generation number. */
   lastFragments: Record<Family, Fragment[]>;
+  lastSps: Record<Family, ServicePort[]>;
   gen: number;
   /** Affinity sets and chains of the last compile (rebuilt only when an affinity service changes). */
   lastAffinity: Record<Family, { sets: SetDef[]; chains: Chain[] } | undefined>;
@@ -196,6 +197,7 @@ export function createLowerCache(): LowerCache {
     fragments: new WeakMap(),
     previous: new Map(),
     lastFragments: { ip: [], ip6: [] },
+    lastSps: { ip: [], ip6: [] },
     gen: 0,
     lastAffinity: { ip: undefined, ip6: undefined },
     refs: emptyRefs(),
@@ -342,8 +344,22 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
       const fragments: Fragment[] = [];
       const dirty = new Set<string>();
       const refs = cache.refs[f];
+      const lastSps = cache.lastSps[f];
+      const lastFrs = cache.lastFragments[f];
+      const sps: ServicePort[] = [];
+      let slow = false;
       for (const sp of model.servicePorts) {
         if ((sp.family === 4 ? 'ip' : 'ip6') !== f) continue;
+        // Same service port at the same position as last time: its fragment, without a lookup.
+        const k = sps.length;
+        sps.push(sp);
+        if (lastSps[k] === sp) {
+          const same = lastFrs[k] as Fragment;
+          same.gen = gen;
+          fragments.push(same);
+          continue;
+        }
+        slow = true;
         let fr = cache.fragments.get(sp);
         // Used by the previous compile: still the current version of its service port.
         if (fr && fr.gen === gen - 1) {
@@ -371,7 +387,7 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
         fragments.push(fr);
       }
       // Service ports that are gone (not replaced by a new version above).
-      for (const old of cache.lastFragments[f]) {
+      for (const old of slow || lastFrs.length !== fragments.length ? lastFrs : []) {
         if (old.gen === gen || cache.previous.get(old.id) !== old) continue;
         cache.previous.delete(old.id);
         addRefs(refs, old, -1);
@@ -379,6 +395,7 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
         contributions(old, dirty);
       }
       cache.lastFragments[f] = fragments;
+      cache.lastSps[f] = sps;
       return assemble(f, fragments, opts, nodePortAddresses(f, opts, nodeAddrs), cache, dirty);
     }),
   };
