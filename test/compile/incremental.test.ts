@@ -68,6 +68,17 @@ describe('incremental lowering', () => {
   });
 });
 
+/** One random cluster change: drop some service ports, remove endpoint `cut` from others. */
+function applyStep(servicePorts: ServicePort[], s: { drop: number[]; trim: number[]; cut: number }): ServicePort[] {
+  return servicePorts
+    .filter((_, i) => !s.drop.includes(i))
+    .map((sp, i) => {
+      if (!s.trim.includes(i)) return sp;
+      const keep = (l: Endpoint[]) => l.filter((_, k) => k !== s.cut);
+      return { ...sp, endpoints: keep(sp.endpoints), clusterEndpoints: keep(sp.clusterEndpoints), externalEndpoints: keep(sp.externalEndpoints ?? sp.clusterEndpoints) };
+    });
+}
+
 /** A ruleset up to element order and slot assignment: what the datapath does, not how it is laid out. */
 function semantic(rs: ReturnType<typeof compile>): unknown {
   return rs.tables.map((t) => {
@@ -105,13 +116,7 @@ describe('a cached compile equals a fresh one', () => {
       fc.property(fc.array(step, { minLength: 1, maxLength: 6 }), (steps) => {
         const cache = createLowerCache();
         for (const s of steps) {
-          const sps = base.servicePorts
-            .filter((_, i) => !s.drop.includes(i))
-            .map((sp, i) => {
-              if (!s.trim.includes(i)) return sp;
-              const keep = (l: Endpoint[]) => l.filter((_, k) => k !== s.cut);
-              return { ...sp, endpoints: keep(sp.endpoints), clusterEndpoints: keep(sp.clusterEndpoints), externalEndpoints: keep(sp.externalEndpoints ?? sp.clusterEndpoints) };
-            });
+          const sps = applyStep(base.servicePorts, s);
           const model = { ...base, servicePorts: sps };
           expect(semantic(compile(model, opts, cache))).toEqual(semantic(compile(model, opts)));
         }
@@ -138,13 +143,7 @@ describe('the element-delta hints of the incremental lowering', () => {
         const cache = createLowerCache();
         let before = compile(base, opts, cache);
         for (const s of steps) {
-          const sps = base.servicePorts
-            .filter((_, i) => !s.drop.includes(i))
-            .map((sp, i) => {
-              if (!s.trim.includes(i)) return sp;
-              const keep = (l: Endpoint[]) => l.filter((_, k) => k !== s.cut);
-              return { ...sp, endpoints: keep(sp.endpoints), clusterEndpoints: keep(sp.clusterEndpoints), externalEndpoints: keep(sp.externalEndpoints ?? sp.clusterEndpoints) };
-            });
+          const sps = applyStep(base.servicePorts, s);
           const after = compile({ ...base, servicePorts: sps }, opts, cache);
           expect(normal(diffRulesets(before, after))).toEqual(normal(diffRulesets(unhinted(before), unhinted(after))));
           before = after;
