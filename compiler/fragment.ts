@@ -35,8 +35,6 @@ export interface Fragment {
   id: string;
   /** Compile generation that last used this fragment (for removal detection). */
   gen: number;
-  /** Largest slot count per pool. */
-  maxN: Map<string, number>;
   targets: Record<EndpointNamespace, TargetFragment[]>;
   clusterIp?: string;
   externalMasq: Element[];
@@ -97,7 +95,6 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
   const fr: Fragment = {
     id: fragmentId(sp, family),
     gen: 0,
-    maxN: new Map(),
     targets: { svc: [], np: [], 'svc-local': [], 'np-local': [] },
     externalMasq: [],
     externalLocal: [],
@@ -133,7 +130,6 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
       t.order = ordered.map(epId);
       t.mixed = ordered.some((ep) => ep.port !== (ordered[0] as Endpoint).port);
       t.pool = poolOf(ns, t.mixed);
-      fr.maxN.set(t.pool, Math.max(fr.maxN.get(t.pool) ?? 0, t.n));
       fr.slotOrder.set(orderKey, t);
       t.dispatch = { key, data: goto(names.lb(t.pool, t.n)), comment };
       // Unchanged slots keep their element objects: the diff then skips them by identity.

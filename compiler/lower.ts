@@ -17,7 +17,7 @@ import { cidrContains, parseCidr } from '../ir/ip.js';
 import { recordElementDelta } from '../ir/element-delta.js';
 import type { ClusterModel, CompileOptions, ServicePort } from './model/types.js';
 import { addrType, endpointNamespaces, keyedByAddress, loopback, names, poolsOf, slotCount, type EndpointNamespace } from './layout.js';
-import { fragmentId, lowerServicePort, type Fragment, type TargetFragment } from './fragment.js';
+import { fragmentId, lowerServicePort, type Fragment } from './fragment.js';
 import { daddr, dport, fibType, goto, goto2, jump, konst, l4proto, mark, match, packetKey, rule, saddr, set, verdict } from './ir-build.js';
 
 export { boundedComment } from './fragment.js';
@@ -124,8 +124,11 @@ function indexedElements(fr: Fragment): Map<string, Element[]> {
   return out;
 }
 
-/** Moves the incremental sets and the per-pool endpoint-count histogram from `prev` to `fr`. */
-function moveElements(state: FamilyState, prev: Fragment | undefined, fr: Fragment | undefined): void {
+/**
+ * Moves the incremental sets and the per-pool endpoint-count histogram from `prev` to `fr`;
+ * every set that gains or loses an element is marked dirty.
+ */
+function moveElements(state: FamilyState, prev: Fragment | undefined, fr: Fragment | undefined, dirty: Set<string>): void {
   const before = prev ? indexedElements(prev) : new Map<string, Element[]>();
   const after = fr ? indexedElements(fr) : new Map<string, Element[]>();
   const setOf = (name: string): ElementSet => {
@@ -136,12 +139,20 @@ function moveElements(state: FamilyState, prev: Fragment | undefined, fr: Fragme
   for (const [name, olds] of before) {
     const keep = new Set(after.get(name) ?? []);
     const es = setOf(name);
-    for (const el of olds) if (!keep.has(el)) esRemove(es, el);
+    for (const el of olds) {
+      if (keep.has(el)) continue;
+      esRemove(es, el);
+      dirty.add(name);
+    }
   }
   for (const [name, news] of after) {
     const had = new Set(before.get(name) ?? []);
     const es = setOf(name);
-    for (const el of news) if (!had.has(el)) esAdd(es, el);
+    for (const el of news) {
+      if (had.has(el)) continue;
+      esAdd(es, el);
+      dirty.add(name);
+    }
   }
   const count = (x: Fragment, d: number): void => {
     for (const ns of endpointNamespaces) {
@@ -207,10 +218,11 @@ export function createLowerCache(): LowerCache {
   };
 }
 
-/** Names of the sets a fragment puts elements into (affinity ones under one marker). */
+/**
+ * The sets assembled from all fragments when dirty (the small ones, and affinity under one
+ * marker) that a fragment feeds. The maintained sets mark themselves (moveElements, addRefs).
+ */
 function contributions(fr: Fragment, out: Set<string>): void {
-  if (fr.clusterIp !== undefined) out.add(names.clusterIps);
-  if (fr.hairpinIps.length > 0) out.add(names.hairpin);
   const small: [Element[], string][] = [
     [fr.externalMasq, names.externalMasq],
     [fr.externalLocal, names.externalLocal],
@@ -220,82 +232,35 @@ function contributions(fr: Fragment, out: Set<string>): void {
     [fr.firewallAllow, names.firewallAllow],
   ];
   for (const [list, name] of small) if (list.length > 0) out.add(name);
-  for (const ns of endpointNamespaces) {
-    for (const t of fr.targets[ns]) {
-      if (t.dispatch) out.add(names.dispatch(ns));
-      if (t.noEndpoint) out.add(keyedByAddress(ns) ? names.noEndpointServices : names.noEndpointNodeports);
-      slotContributions(t, out);
-    }
-  }
   if (fr.affinitySets.length > 0 || fr.affinityChains.length > 0) out.add(AFFINITY);
 }
 
 const AFFINITY = '#affinity';
-
-/** The slot maps a target feeds. */
-function slotContributions(t: TargetFragment, out: Set<string>): void {
-  for (let i = 0; i < t.n; i++) out.add(names.slotAddr(t.pool, i));
-  if (t.n === 0) return;
-  if (t.mixed) for (let i = 0; i < t.n; i++) out.add(names.poolPort(t.pool, i));
-  else out.add(names.poolPort(t.pool));
-}
-
-/**
- * What a new version of a service port changes: everything either version feeds, except slot
- * maps whose element objects the new version kept (the usual case: one endpoint moved).
- */
-function replacedContributions(prev: Fragment, fr: Fragment, dirty: Set<string>): void {
-  const strip = (x: Fragment): Fragment => ({ ...x, targets: { svc: [], np: [], 'svc-local': [], 'np-local': [] } });
-  contributions(strip(prev), dirty);
-  contributions(strip(fr), dirty);
-  for (const ns of endpointNamespaces) {
-    for (const x of [prev, fr]) {
-      for (const t of x.targets[ns]) {
-        if (t.dispatch) dirty.add(names.dispatch(ns));
-        if (t.noEndpoint) dirty.add(keyedByAddress(ns) ? names.noEndpointServices : names.noEndpointNodeports);
-      }
-    }
-  }
-  const before = prev.slotOrder;
-  const after = fr.slotOrder;
-  for (const [k, t] of after) {
-    const old = before.get(k);
-    if (!old || old.pool !== t.pool) {
-      slotContributions(t, dirty);
-      if (old) slotContributions(old, dirty);
-      continue;
-    }
-    const n = Math.max(t.n, old.n);
-    for (let i = 0; i < n; i++) if (t.addrs[i] !== old.addrs[i]) dirty.add(names.slotAddr(t.pool, i));
-    if (t.mixed) {
-      for (let i = 0; i < n; i++) if (t.ports[i] !== old.ports[i]) dirty.add(names.poolPort(t.pool, i));
-    } else if (t.ports[0] !== old.ports[0]) dirty.add(names.poolPort(t.pool));
-  }
-  for (const [k, old] of before) if (!after.has(k)) slotContributions(old, dirty);
-}
 
 const emptyRefs = (): LowerCache['refs'] => ({
   ip: { clusterIps: emptyRefSet(), hairpin: emptyRefSet() },
   ip6: { clusterIps: emptyRefSet(), hairpin: emptyRefSet() },
 });
 
-function ref(set: RefSet, key: string, make: () => Element): void {
+/** Takes a reference; true when the element is new to the set. */
+function ref(set: RefSet, key: string, make: () => Element): boolean {
   const r = set.byKey.get(key);
   if (r) {
     r.count++;
-    return;
+    return false;
   }
   const els = writable(set);
   const el = make();
   set.byKey.set(key, { count: 1, el, index: els.length });
   els.push(el);
   tracked(set, el, 'add');
+  return true;
 }
 
-/** Drops a reference; the last one removes the element (the last element takes its place). */
-function unref(set: RefSet, key: string): void {
+/** Drops a reference; the last one removes the element (the last element takes its place): true then. */
+function unref(set: RefSet, key: string): boolean {
   const r = set.byKey.get(key);
-  if (!r || --r.count > 0) return;
+  if (!r || --r.count > 0) return false;
   set.byKey.delete(key);
   const els = writable(set);
   const last = els.pop() as Element;
@@ -305,6 +270,7 @@ function unref(set: RefSet, key: string): void {
     if (moved) moved.index = r.index;
   }
   tracked(set, r.el, 'remove');
+  return true;
 }
 
 /** The reference key of a cluster-ips (`ip`) or hairpin (`ip . ip`) element. */
@@ -312,15 +278,13 @@ function refKeyOf(e: Element): string {
   return typeof e.key === 'object' && 'concat' in e.key ? String(e.key.concat[0]) : String(e.key);
 }
 
-function addRefs(refs: LowerCache['refs'][Family], fr: Fragment, sign: 1 | -1): void {
+function addRefs(refs: LowerCache['refs'][Family], fr: Fragment, sign: 1 | -1, dirty: Set<string>): void {
   if (fr.clusterIp !== undefined) {
     const ip = fr.clusterIp;
-    if (sign > 0) ref(refs.clusterIps, ip, () => ({ key: ip }));
-    else unref(refs.clusterIps, ip);
+    if (sign > 0 ? ref(refs.clusterIps, ip, () => ({ key: ip })) : unref(refs.clusterIps, ip)) dirty.add(names.clusterIps);
   }
   for (const ip of fr.hairpinIps) {
-    if (sign > 0) ref(refs.hairpin, ip, () => ({ key: { concat: [ip, ip] } }));
-    else unref(refs.hairpin, ip);
+    if (sign > 0 ? ref(refs.hairpin, ip, () => ({ key: { concat: [ip, ip] } })) : unref(refs.hairpin, ip)) dirty.add(names.hairpin);
   }
 }
 
@@ -377,11 +341,13 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
         // (fr can also be an older version coming back: same bookkeeping as a change.)
         if (prev !== fr) {
           cache.previous.set(id, fr);
-          if (prev) addRefs(refs, prev, -1);
-          addRefs(refs, fr, 1);
-          moveElements(cache.state[f], prev, fr);
-          if (prev) replacedContributions(prev, fr, dirty);
-          else contributions(fr, dirty);
+          if (prev) {
+            addRefs(refs, prev, -1, dirty);
+            contributions(prev, dirty);
+          }
+          addRefs(refs, fr, 1, dirty);
+          contributions(fr, dirty);
+          moveElements(cache.state[f], prev, fr, dirty);
         }
         fr.gen = gen;
         fragments.push(fr);
@@ -390,9 +356,9 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
       for (const old of slow || lastFrs.length !== fragments.length ? lastFrs : []) {
         if (old.gen === gen || cache.previous.get(old.id) !== old) continue;
         cache.previous.delete(old.id);
-        addRefs(refs, old, -1);
-        moveElements(cache.state[f], old, undefined);
+        addRefs(refs, old, -1, dirty);
         contributions(old, dirty);
+        moveElements(cache.state[f], old, undefined, dirty);
       }
       cache.lastFragments[f] = fragments;
       cache.lastSps[f] = sps;

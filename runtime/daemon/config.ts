@@ -72,15 +72,6 @@ const duration = z.string().transform((v, ctx) => {
   return ms;
 });
 
-const cidr = z.string().transform((v, ctx) => {
-  const n = normalizeCidr(v.trim());
-  if (n === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a CIDR like 10.244.0.0/16 or fd00::/48, got "${v}"` });
-    return z.NEVER;
-  }
-  return n;
-});
-
 const hostPort = z.string().refine((v) => v === '' || parseHostPort(v) !== undefined, {
   message: 'expected host:port, e.g. 0.0.0.0:10256 or [::]:10256 (empty disables)',
 });

@@ -30,7 +30,6 @@ export class ModelCache {
   private node: { info: NodeInfo; problems: Problem[] } | undefined;
   private readonly slicesByGroup = new Map<string, Map<string, KubeObjectLike>>();
   private readonly unsubscribe: () => void;
-  private builtOnce = false;
 
   constructor(
     private readonly store: ObjectStore,
@@ -75,7 +74,6 @@ export class ModelCache {
     }
     this.dirty.clear();
     this.allDirty = false;
-    this.builtOnce = true;
 
     const servicePorts: ServicePort[] = [];
     const problems: Problem[] = [...this.node.problems];
