@@ -3,18 +3,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { predictedEndpoints, traceConnection, TraceError, verdictProbabilities, type Packet, type TraceEnv } from '../../ir/interpret.js';
-import type { BaseChainSpec, Chain, Expr, Rule, Ruleset, SetDef, Stmt, Value, Verdict } from '../../ir/types.js';
+import { c, chain, daddr, dport, eq, l4proto, mark, ne, r, saddr, v } from './builders.js';
+import type { BaseChainSpec, Chain, Expr, Ruleset, SetDef, Stmt, Value, Verdict } from '../../ir/types.js';
 
 // --- small IR builders
-const daddr: Expr = { kind: 'payload', protocol: 'ip', field: 'daddr' };
-const saddr: Expr = { kind: 'payload', protocol: 'ip', field: 'saddr' };
-const dport: Expr = { kind: 'payload', protocol: 'th', field: 'dport' };
-const l4proto: Expr = { kind: 'meta', key: 'l4proto' };
-const mark: Expr = { kind: 'meta', key: 'mark' };
-const c = (value: Value): Expr => ({ kind: 'const', value });
-const eq = (left: Expr, right: Expr): Stmt => ({ kind: 'match', left, op: '==', right });
-const ne = (left: Expr, right: Expr): Stmt => ({ kind: 'match', left, op: '!=', right });
-const v = (verdict: Verdict): Stmt => ({ kind: 'verdict', verdict });
 const accept = v({ kind: 'accept' });
 const drop = v({ kind: 'drop' });
 const ret = v({ kind: 'return' });
@@ -22,8 +14,6 @@ const jump = (target: string): Stmt => v({ kind: 'jump', target });
 const goto = (target: string): Stmt => v({ kind: 'goto', target });
 const setmark = (value: Expr): Stmt => ({ kind: 'setmark', value });
 const markTo = (n: number): Stmt => setmark(c(n));
-const r = (...stmts: Stmt[]): Rule => ({ stmts });
-const chain = (name: string, rules: Rule[], base?: BaseChainSpec): Chain => (base ? { name, base, rules } : { name, rules });
 const filter = (hook: BaseChainSpec['hook'], prio = 0, policy: 'accept' | 'drop' = 'accept'): BaseChainSpec => ({ type: 'filter', hook, prio, policy });
 const nat = (hook: BaseChainSpec['hook'], prio: number): BaseChainSpec => ({ type: 'nat', hook, prio, policy: 'accept' });
 const rs = (chains: Chain[], sets: SetDef[] = []): Ruleset => ({ tables: [{ family: 'ip', name: 't', sets, chains }] });

@@ -8,27 +8,18 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rulesetToJson } from '../../compiler/nft/json.js';
 import { endpointKey, predictedEndpoints, traceConnection, type Packet } from '../../ir/interpret.js';
-import type { BaseChainSpec, Chain, Expr, Rule, Ruleset, SetDef, Stmt, Value, Verdict } from '../../ir/types.js';
+import { c, chain, daddr, dport, eq, l4proto, mark, ne, r, v } from './builders.js';
+import type { BaseChainSpec, Chain, Ruleset, SetDef, Stmt, Value, Verdict } from '../../ir/types.js';
 import { cleanupAll, createNamespace, exec, nftLoad } from '../harness/netns.js';
 
 const PROBE = fileURLToPath(new URL('./scripts/udp-probe.mjs', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 
 // --- IR builders (ip family, table "trace")
-const daddr: Expr = { kind: 'payload', protocol: 'ip', field: 'daddr' };
-const dport: Expr = { kind: 'payload', protocol: 'th', field: 'dport' };
-const l4proto: Expr = { kind: 'meta', key: 'l4proto' };
-const mark: Expr = { kind: 'meta', key: 'mark' };
-const c = (value: Value): Expr => ({ kind: 'const', value });
-const eq = (left: Expr, right: Expr): Stmt => ({ kind: 'match', left, op: '==', right });
-const ne = (left: Expr, right: Expr): Stmt => ({ kind: 'match', left, op: '!=', right });
-const v = (verdict: Verdict): Stmt => ({ kind: 'verdict', verdict });
 const udp = eq(l4proto, c('udp'));
 const dnat = (addr: string, port: number): Stmt => ({ kind: 'dnat', family: 'ip', addr: c(addr), port: c(port) });
 const orMark = (bits: number): Stmt => ({ kind: 'setmark', value: { kind: 'or', left: mark, bits } });
-const r = (...stmts: Stmt[]): Rule => ({ stmts });
 const base = (type: 'filter' | 'nat', hook: BaseChainSpec['hook'], prio: number): BaseChainSpec => ({ type, hook, prio, policy: 'accept' });
-const chain = (name: string, rules: Rule[], spec?: BaseChainSpec): Chain => (spec ? { name, base: spec, rules } : { name, rules });
 const table = (chains: Chain[], sets: SetDef[] = []): Ruleset => ({ tables: [{ family: 'ip', name: 'trace', sets, chains }] });
 
 interface Probe {
