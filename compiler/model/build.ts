@@ -127,15 +127,8 @@ export interface SlicePort {
   port: number;
 }
 
-export interface SliceEndpoint {
-  ip: string;
-  nodeName?: string;
-  zone?: string;
-  ready: boolean;
-  serving: boolean;
-  terminating: boolean;
-  hintZones?: string[];
-}
+/** An endpoint as a slice states it: the model's Endpoint before its port and locality are known. */
+export type SliceEndpoint = Omit<Endpoint, 'port' | 'isLocal'>;
 
 /** A validated EndpointSlice, reduced to what endpoint resolution needs. */
 export interface EndpointSliceInfo {

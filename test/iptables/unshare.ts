@@ -12,7 +12,7 @@ export interface ScriptResult {
   stderr: string;
 }
 
-/** `files` are written to a temporary directory available to the script as $D. */
+/** `files` are written to a temporary directory: the script's working directory, also as $D. */
 export function inNewNetns(script: string, files: Record<string, string> = {}): ScriptResult {
   const dir = mkdtempSync(join(tmpdir(), 'nfp-ipt-'));
   try {
@@ -20,6 +20,7 @@ export function inNewNetns(script: string, files: Record<string, string> = {}): 
     // --norc and no stdin: bash sources bashrc when it believes a remote shell daemon started it.
     const r = spawnSync('unshare', ['-n', 'bash', '--norc', '-euo', 'pipefail', '-c', script], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: dir,
       env: { ...process.env, D: dir },
       encoding: 'utf8',
       timeout: 120_000,

@@ -1,11 +1,8 @@
 // Runs nft inside a private, throw-away network namespace: `unshare -n` gives the shell a fresh
 // namespace that disappears with it, so nothing can leak onto the host's ruleset, even on failure.
-// Deliberately tiny and local to these tests (the shared harness lives in test/harness).
+// A thin view of test/iptables/unshare.ts for these tests (the shared harness lives in test/harness).
 
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { inNewNetns } from '../iptables/unshare.js';
 
 export interface NsResult {
   code: number;
@@ -14,19 +11,12 @@ export interface NsResult {
 }
 
 /**
- * Writes `files` into a temporary directory and runs `script` (sh, `set -e`) there in one fresh
- * network namespace; every command of the script sees the same namespace.
+ * Writes `files` into a temporary directory and runs `script` (stops at the first failing
+ * command) there in one fresh network namespace; every command of the script sees the same one.
  */
 export function runInFreshNetns(script: string, files: Record<string, string> = {}): NsResult {
-  const dir = mkdtempSync(join(tmpdir(), 'nft-test-'));
-  try {
-    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
-    const r = spawnSync('unshare', ['-n', 'sh', '-e', '-c', script], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
-    if (r.error) throw r.error;
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const r = inNewNetns(script, files);
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Root with a working `unshare -n` and nft: the kernel tests run only then. */
