@@ -9,7 +9,7 @@ import type { Chain, Element, Family, Rule, SetDef, Value, Verdict } from '../ir
 import { cidrContains, parseCidr } from '../ir/ip.js';
 import type { Endpoint, ServicePort } from './model/types.js';
 import { addrType, names, poolOf, type EndpointNamespace } from './layout.js';
-import { goto, goto2, konst, l4proto, match, rule, saddr, set } from './ir-build.js';
+import { goto, gotoStmt, konst, l4proto, match, rule, saddr, set } from './ir-build.js';
 
 /** What one dispatch key of one namespace contributes. */
 export interface TargetFragment {
@@ -230,7 +230,7 @@ function affinityChain(
     const setName = names.affinityClients(h, eh);
     const epChain = names.affinityEndpoint(h, eh);
     fr.affinitySets.push({ name: setName, keyType: [addrType(f)], flags: ['timeout'], timeout, elements: [], dynamic: true });
-    rules.push(rule([match(saddr(f), '==', set(setName)), goto2(epChain)], boundedComment(`${sp.id} affinity -> ${ep.ip}:${ep.port}`)));
+    rules.push(rule([match(saddr(f), '==', set(setName)), gotoStmt(epChain)], boundedComment(`${sp.id} affinity -> ${ep.ip}:${ep.port}`)));
     fr.affinityChains.push({
       name: epChain,
       rules: [

@@ -14,7 +14,7 @@ export const match = (left: Expr, op: '==' | '!=' | 'in', right: Expr): Stmt => 
 export const verdict = (v: Verdict): Stmt => ({ kind: 'verdict', verdict: v });
 export const jump = (target: string): Stmt => verdict({ kind: 'jump', target });
 export const goto = (target: string): Verdict => ({ kind: 'goto', target });
-export const goto2 = (target: string): Stmt => verdict({ kind: 'goto', target });
+export const gotoStmt = (target: string): Stmt => verdict({ kind: 'goto', target });
 export const fibType = (lookup: 'saddr' | 'daddr'): Expr => ({ kind: 'fib', lookup, result: 'type' });
 export const rule = (stmts: Stmt[], comment?: string): Rule => (comment ? { stmts, comment } : { stmts });
 

@@ -18,7 +18,7 @@ import { recordElementDelta } from '../ir/element-delta.js';
 import type { ClusterModel, CompileOptions, ServicePort } from './model/types.js';
 import { addrType, endpointNamespaces, keyedByAddress, loopback, names, poolsOf, slotCount, type EndpointNamespace } from './layout.js';
 import { fragmentId, lowerServicePort, type Fragment } from './fragment.js';
-import { daddr, dport, fibType, goto, goto2, jump, konst, l4proto, mark, match, packetKey, rule, saddr, set, verdict } from './ir-build.js';
+import { daddr, dport, fibType, goto, gotoStmt, jump, konst, l4proto, mark, match, packetKey, rule, saddr, set, verdict } from './ir-build.js';
 
 export { boundedComment } from './fragment.js';
 
@@ -602,7 +602,7 @@ function staticProgram(f: Family, opts: CompileOptions, haveCidrs: boolean, node
       rules: [
         rule([{ kind: 'vmap', key: keyAPP, map: names.noEndpointServices }], 'services without endpoints are rejected'),
         rule([...nodeportDst, { kind: 'vmap', key: keyPP, map: names.noEndpointNodeports }], 'NodePorts without endpoints are rejected'),
-        rule([match(daddr(f), '==', set(names.clusterIps)), goto2(names.rejectChain)], 'cluster IP on a port that is not a service port'),
+        rule([match(daddr(f), '==', set(names.clusterIps)), gotoStmt(names.rejectChain)], 'cluster IP on a port that is not a service port'),
       ],
     },
     {
