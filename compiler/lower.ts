@@ -20,7 +20,6 @@ import { addrType, endpointNamespaces, keyedByAddress, loopback, names, poolsOf,
 import { fragmentId, lowerServicePort, type Fragment } from './fragment.js';
 import { daddr, dport, fibType, goto, gotoStmt, jump, konst, l4proto, mark, match, packetKey, rule, saddr, set, verdict } from './ir-build.js';
 
-export { boundedComment } from './fragment.js';
 
 const protocols = ['tcp', 'udp', 'sctp'] as const;
 
