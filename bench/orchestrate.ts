@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { countIptables, countNft, iptablesRulesPerConnection, nftRulesPerConnection, type ObjectCounts, type PerConnectionSummary } from '../compiler/accounting.js';
+import { countIptables, countNft, iptablesRulesPerConnection, nftRulesPerConnection, type ObjectCounts, type PerConnectionSummary } from './accounting.js';
 import { compileIptables, compileIptablesPartial } from '../compiler/iptables/restore.js';
 import { compileKubeProxyNft } from '../compiler/kubeproxy-nft/compile.js';
 import { compile, createLowerCache } from '../compiler/lower.js';
@@ -173,9 +173,7 @@ export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
     const rpcSps = sample(sps, o.rpcSample);
     const micro = { samples: o.compileSamples, maxTimeS: o.benchMaxTimeS };
     const one = state.clone();
-    const { before: b0, after: a0 } = one.apply(changesCli[0] ?? { service: 1, slot: 0, ip: '10.255.255.254' });
-    void b0;
-    void a0;
+    one.apply(changesCli[0] ?? { service: 1, slot: 0, ip: '10.255.255.254' });
     const spsAfter = one.model.servicePorts;
 
     ui.step('nftproxy: compile, diff, accounting', 0);
