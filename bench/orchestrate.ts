@@ -14,7 +14,7 @@ import { buildModel } from '../compiler/model/build.js';
 import type { ServicePort } from '../compiler/model/types.js';
 import { rulesetToJson, transactionToJson } from '../compiler/nft/json.js';
 import { diffRulesets } from '../ir/diff.js';
-import { spawnIn } from '../test/harness/index.js';
+import { spawnIn } from '../netns/index.js';
 import { IptablesPartials, kubeProxyNftDelta, LARGE_CLUSTER_ENDPOINTS, totalEndpoints, verifyBaselineUpdates } from './baseline-updates.js';
 import { microBench, timeOnce, type MicroResult } from './micro.js';
 import type { KernelJob, KernelResult, ProbePosition, SystemName, WorkerMessage } from './protocol.js';
