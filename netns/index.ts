@@ -1,9 +1,10 @@
 /**
- * Datapath test harness: real TCP/UDP/SCTP traffic between network namespaces.
+ * Network namespaces and real TCP/UDP/SCTP traffic between them: the datapath tests (through the
+ * thin re-exports in test/harness/) and the benchmark (bench/) both stand on this module.
  *
  * ## Typical use
  * ```ts
- * import { createTopology, nftLoad, tcpRequest, sampleEndpoints } from '../harness/index.js';
+ * import { createTopology, nftLoad, tcpRequest, sampleEndpoints } from '../../netns/index.js';
  *
  * const topo = await createTopology({
  *   pods: [
