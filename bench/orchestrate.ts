@@ -137,13 +137,13 @@ function summariseSystem(st: StaticMeasure, k: KernelResult | undefined, extraNo
     rssMb: k?.rss ? round(k.rss.rssMb, 1) : null,
     notes,
   };
-  if (k?.fullLoadTimedOutMs !== undefined) (out as Record<string, unknown>).fullLoadTimedOutMs = round(k.fullLoadTimedOutMs);
+  if (k?.fullLoadTimedOutMs !== undefined) out.fullLoadTimedOutMs = round(k.fullLoadTimedOutMs);
   if (k?.updateMsLib) {
-    (out as Record<string, unknown>).updateMsByApplier = { cli: pct(k.updateMs), lib: pct(k.updateMsLib) };
-    (out as Record<string, unknown>).recompileMs = pct(k.recompileMs);
-    (out as Record<string, unknown>).fullSyncMs = k.fullSyncMs;
-    (out as Record<string, unknown>).encodeFullMs = k.encodeFullMs !== undefined ? round(k.encodeFullMs) : null;
-    (out as Record<string, unknown>).heapUsedMb = k.rss ? round(k.rss.heapUsedMb, 1) : null;
+    out.updateMsByApplier = { cli: pct(k.updateMs), lib: pct(k.updateMsLib) };
+    out.recompileMs = pct(k.recompileMs);
+    if (k.fullSyncMs !== undefined) out.fullSyncMs = k.fullSyncMs;
+    out.encodeFullMs = k.encodeFullMs !== undefined ? round(k.encodeFullMs) : null;
+    out.heapUsedMb = k.rss ? round(k.rss.heapUsedMb, 1) : null;
   }
   return out;
 }
