@@ -3,15 +3,11 @@ export { loadObjects, InputError, type LoadedObjects } from './load.js';
 export {
   buildModel,
   formatPath,
-  validateService,
-  validateEndpointSlice,
-  nodeInfoFrom,
   servicePortsFor,
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
   type EndpointSliceInfo,
   type SlicePort,
   type SliceEndpoint,
-  type Validated,
 } from './build.js';
 export { categorizeEndpoints, useZoneHints, type EndpointCategories } from './categorize.js';
 export {
