@@ -388,11 +388,6 @@ function changedServices(before: ServicePort[], after: ServicePort[], family: Ip
   return changed;
 }
 
-/** The nat chains a full restore of `sps` declares (what `iptables-save` would list as ours). */
-export function iptablesNatChains(sps: ServicePort[], opts: IptablesOptions, family: IpFamily = 4): string[] {
-  return [...render(sps, opts, family, {}).activeNatChains];
-}
-
 /**
  * The partial restore kube-proxy sends when the state goes from `before` to `after` (a sync
  * without needFullSync): every top-level chain and the filter table are rewritten, but service

@@ -1,4 +1,4 @@
-// design.md: ir/ ← compiler/ ← runtime/. ir imports nothing from compiler or runtime; compiler
+// The layering of the README's Design section: ir/ ← compiler/ ← runtime/. ir imports nothing from compiler or runtime; compiler
 // imports nothing from runtime. Beside them, netns/ (namespaces and traffic) and bench/ stand on
 // their own: nothing shipped imports them, and neither imports from test/. Checked on the real
 // import graph with ts-morph.
