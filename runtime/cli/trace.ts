@@ -69,6 +69,7 @@ interface TraceFlags extends RawCompileFlags {
   src?: AddressArg;
   dst: AddressArg;
   fromNode?: boolean;
+  iif?: string;
   json?: boolean;
   maxBranches?: number;
 }
@@ -80,6 +81,7 @@ export function traceCommand(out: (s: string) => void): Command {
     .addOption(new Option('--dst <addr:port/proto>', 'destination, e.g. 10.96.0.10:53/udp or [fd00::1]:80/tcp (protocol default tcp)').argParser(addressArg('--dst', true)).makeOptionMandatory())
     .addOption(new Option('--src <addr[:port]>', 'source address (default: an external client, or the node\'s address with --from-node)').argParser(addressArg('--src', false)))
     .option('--from-node', 'the packet originates on the node itself (output hook instead of prerouting)', false)
+    .option('--iif <name>', 'interface the packet arrives on (default eth0; for --detect-local-mode BridgeInterface / InterfaceNamePrefix)')
     .option('--json', 'print the packet, environment and outcomes as JSON', false)
     .addOption(
       new Option('--max-branches <n>', 'show at most n per-outcome paths (the summary lists all)').argParser((v: string) => {
@@ -114,6 +116,7 @@ export function traceCommand(out: (s: string) => void): Command {
       proto: dst.proto ?? 'tcp',
       dport: dst.port as number,
       ...(flags.src?.port !== undefined ? { sport: flags.src.port } : {}),
+      ...(flags.iif !== undefined ? { iifname: flags.iif } : {}),
     };
     const localAddresses = [...new Set([...nodeAddrs, '127.0.0.1', '::1', ...(flags.fromNode ? [srcAddr] : [])])];
     const env: TraceEnv = { localAddresses, sourceIsLocal: flags.fromNode === true };
