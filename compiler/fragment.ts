@@ -181,7 +181,8 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
       }
       // kube-proxy: when the node itself is inside the allowed ranges, traffic the node sends to
       // the LB IP sourced from the LB IP (when it is local) is allowed too.
-      if (nodeAddrs.some((a) => sp.loadBalancerSourceRanges.some((r) => cidrContains(r, a)))) {
+      // (Not when a range already covers the LB IP: interval sets refuse overlapping intervals.)
+      if (nodeAddrs.some((a) => sp.loadBalancerSourceRanges.some((r) => cidrContains(r, a))) && !sp.loadBalancerSourceRanges.some((r) => cidrContains(r, ip))) {
         fr.firewallAllow.push({ key: { concat: [ip, proto, sp.port, { prefix: { addr: ip, len: family === 'ip' ? 32 : 128 } }] } });
       }
     }
