@@ -7,7 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { compile } from '../../compiler/index.js';
 import { createLowerCache } from '../../compiler/lower.js';
-import type { Problem, ServicePort } from '../../compiler/model/types.js';
+import type { KeyConflict, Problem, ServicePort } from '../../compiler/model/types.js';
 import type { Family } from '../../ir/types.js';
 import { createApplier } from '../apply/index.js';
 import type { Applier } from '../apply/types.js';
@@ -42,6 +42,8 @@ export interface SyncSummary extends SyncResult {
   servicePorts: number;
   endpoints: number;
   problems: number;
+  /** Claims the model dropped because another service port owns the key. */
+  conflicts: number;
   /** Service ports in quarantine after this sync (the kernel refused them; everything else is programmed). */
   quarantined: number;
   /** Check-only transactions spent finding them (0 unless the sync was refused). */
@@ -76,6 +78,7 @@ export class Daemon {
   private servers: Listening[] = [];
   private previousPorts: ServicePort[] | undefined;
   private reportedProblems = new Set<string>();
+  private reportedConflicts = new Map<string, KeyConflict>();
   private syncs = 0;
   private lastSync?: SyncSummary;
   private readonly syncListeners = new Set<(s: SyncSummary) => void>();
@@ -178,6 +181,22 @@ export class Daemon {
     this.reportedProblems = now;
   }
 
+  /**
+   * One log line when a conflict appears and one when it resolves (never one per sync), and the
+   * nftproxy_conflicting_keys gauge. The model already resolved it: the kernel holds the winner.
+   */
+  private reportConflicts(conflicts: readonly KeyConflict[]): void {
+    const now = new Map(conflicts.map((c) => [`${c.key}|${c.winner}|${c.loser}`, c]));
+    for (const [id, c] of now) {
+      if (!this.reportedConflicts.has(id)) this.log.warn({ key: c.key, winner: c.winner, loser: c.loser, reason: c.reason }, 'key conflict: two service ports claim one key; the winner keeps it, the loser keeps its other keys');
+    }
+    for (const [id, c] of this.reportedConflicts) {
+      if (!now.has(id)) this.log.info({ key: c.key, winner: c.winner, loser: c.loser }, 'key conflict resolved');
+    }
+    this.reportedConflicts = now;
+    this.metrics.setConflictingKeys(new Set(conflicts.map((c) => c.key)).size);
+  }
+
   /** One line per port entering or leaving quarantine (never one per sync), the gauge and /healthz. */
   private reportQuarantine(newly: QuarantinedPort[], released: QuarantinedPort[], all: QuarantinedPort[]): void {
     for (const e of newly) {
@@ -202,6 +221,7 @@ export class Daemon {
       model = this.models.build();
       const t1 = performance.now();
       this.reportProblems(model.problems);
+      this.reportConflicts(model.conflicts);
       const m = model;
       let lowerMs = 0;
       // The quarantine compiles the model with quarantined ports at their kept version (and
@@ -222,6 +242,7 @@ export class Daemon {
         servicePorts: model.servicePorts.length,
         endpoints: model.servicePorts.reduce((n, sp) => n + sp.endpoints.length, 0),
         problems: model.problems.length,
+        conflicts: model.conflicts.length,
         quarantined: quarantined.length,
       };
     } catch (err) {
@@ -244,7 +265,7 @@ export class Daemon {
     if (stillPending !== undefined) this.health.queued(stillPending);
     this.lastSync = summary;
     this.log.info(
-      { kind: summary.kind, reason: summary.reason, durationMs: Math.round(summary.durationMs * 10) / 10, modelMs: Math.round(summary.modelMs * 10) / 10, lowerMs: Math.round(summary.lowerMs * 10) / 10, commands: summary.commands, services: this.store.count('Service'), servicePorts: summary.servicePorts, endpoints: summary.endpoints, problems: summary.problems, quarantined: summary.quarantined, ...(summary.probes > 0 ? { probes: summary.probes } : {}) },
+      { kind: summary.kind, reason: summary.reason, durationMs: Math.round(summary.durationMs * 10) / 10, modelMs: Math.round(summary.modelMs * 10) / 10, lowerMs: Math.round(summary.lowerMs * 10) / 10, commands: summary.commands, services: this.store.count('Service'), servicePorts: summary.servicePorts, endpoints: summary.endpoints, problems: summary.problems, conflicts: summary.conflicts, quarantined: summary.quarantined, ...(summary.probes > 0 ? { probes: summary.probes } : {}) },
       'sync',
     );
     await this.hc.update(healthCheckServices(model.servicePorts));

@@ -29,6 +29,7 @@ export class DaemonMetrics {
   private readonly objects: Gauge;
   private readonly applierInfo: Gauge;
   private readonly quarantined: Gauge;
+  private readonly conflictingKeys: Gauge;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -41,6 +42,7 @@ export class DaemonMetrics {
     this.objects = new Gauge({ name: 'nftproxy_objects_programmed', help: 'Objects in the last programmed ruleset, by kind', labelNames: ['kind'], registers });
     this.applierInfo = new Gauge({ name: 'nftproxy_applier_info', help: 'The applier in use (1 for the active one)', labelNames: ['applier'], registers });
     this.quarantined = new Gauge({ name: 'nftproxy_quarantined_service_ports', help: 'Service ports the kernel refused, left at their last accepted version while everything else is programmed', registers });
+    this.conflictingKeys = new Gauge({ name: 'nftproxy_conflicting_keys', help: 'Map/set keys claimed by more than one service port (the model gives each to one owner)', registers });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -67,6 +69,10 @@ export class DaemonMetrics {
 
   setQuarantined(n: number): void {
     this.quarantined.set(n);
+  }
+
+  setConflictingKeys(n: number): void {
+    this.conflictingKeys.set(n);
   }
 
   setApplier(name: string): void {
