@@ -6,7 +6,7 @@
 // against the mirror (full probes only without a trustworthy mirror).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModel } from '../../compiler/model/build.js';
+import { buildModel, buildUnresolvedModel } from '../../compiler/model/build.js';
 import { compile, createLowerCache } from '../../compiler/lower.js';
 import { defaultCompileOptions, type ServicePort } from '../../compiler/model/types.js';
 import { CliApplier } from '../../runtime/apply/cli.js';
@@ -179,6 +179,39 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
     expect(fixed.released.map((e) => e.key)).toEqual(['ip default/s-7:p/tcp']);
     await expectKernelHolds(c.list);
     applier.prefix = POISON;
+  });
+
+  it('quarantine alone unfreezes the node on issue 11\'s conflict (model conflict resolution off: the kernel really refuses)', async () => {
+    // Without compiler/model/conflicts.ts, externalIPs [kube-dns's cluster IP] is two claims to
+    // one service-ips key: `File exists`, every sync, forever. Quarantine confines it.
+    const plain = new CliApplier({ wrap: ['ip', 'netns', 'exec', ns] });
+    const engine = new SyncEngine({ applier: plain, ownedTables: [{ family: 'ip', name: opts.tableName }] });
+    const q = new Quarantine(engine);
+    const c = new Cluster();
+    c.put(node(NODE, ['192.168.0.1']));
+    c.put(service({ ns: 'kube-system', name: 'kube-dns', ip: '10.96.0.10', port: 53 }));
+    c.put(slice('kube-system', 'kube-dns', [{ ip: '10.244.0.10' }], { port: 53 }));
+    const cache = createLowerCache();
+    let model = buildUnresolvedModel(c.list, opts);
+    const comp = (sps: ServicePort[]) => compile({ ...model, servicePorts: sps }, opts, cache);
+    expect((await q.sync(model.servicePorts, comp, { full: true })).quarantined).toEqual([]);
+
+    const grab = service({ ns: 'other', name: 'grab', ip: '10.96.0.20', port: 53 });
+    (grab['spec'] as Record<string, unknown>)['externalIPs'] = ['10.96.0.10'];
+    c.put(grab);
+    c.put(slice('other', 'grab', [{ ip: '10.244.0.12' }], { port: 53 }));
+    c.svc('later', '10.96.1.77');
+    const prev = model.servicePorts;
+    model = buildUnresolvedModel(c.list, opts);
+    model.servicePorts = keepUnchanged(prev, model.servicePorts);
+    const r = await q.sync(model.servicePorts, comp);
+    expect(r.newlyQuarantined.map((e) => e.key)).toEqual(['ip other/grab:p/tcp']);
+    expect(r.newlyQuarantined[0]?.reason).toMatch(/File exists/);
+    const t = (await exec(ns, ['nft', 'list', 'map', 'ip', opts.tableName, 'service-ips'])).stdout;
+    expect(t).toMatch(/10\.96\.0\.10 \. tcp \. 53 comment "kube-system\/kube-dns:p cluster IP" : goto/);
+    expect(t).toContain('10.96.1.77');
+    expect(t).not.toContain('10.96.0.20');
+    plain.close();
   });
 
   it('throws (no quarantine) when the kernel refuses even a ruleset without services', async () => {
