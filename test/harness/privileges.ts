@@ -4,13 +4,18 @@
 // - A private network namespace for nft/iptables scripts: `unshare -n` as root; otherwise
 //   `unshare -rn` (an unprivileged user namespace that maps us to root inside it, which owns the
 //   new network namespace) when the kernel allows it. Either way nothing reaches the host.
-// - Named namespaces (`ip netns add`: bind mounts under /run/netns), veth topologies between them,
-//   and servers spawned into them need real root: those tests use `describeAsRoot(reason)`.
+// - Named namespaces, veth topologies between them and servers in them (the netns/ harness): as
+//   root on the host; otherwise inside a user-namespace "host" of our own (netns/host.ts). Tests
+//   that need them use `describeWithNamespaces`.
+// - What needs real root even so (listing iptables-legacy state through /proc) uses
+//   `describeAsRoot(reason)`: the one guard, which states the reason in the skip report.
 
 import { spawnSync } from 'node:child_process';
 import { describe } from 'vitest';
+import { canCreateNamespaces, isRoot } from '../../netns/host.js';
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot };
+
 
 /** `unshare` flags giving a private network namespace, or undefined when none can be had. */
 export const unshareFlags: string[] | undefined = (() => {
@@ -32,8 +37,6 @@ export function describeAsRoot(reason: string): (name: string, fn: () => void) =
 
 /** Reasons shared by many files. */
 export const NEEDS_ROOT = {
-  topology: 'named namespaces (ip netns add) with veth links and servers in them',
-  netns: 'named namespaces (ip netns add)',
   iptablesSave: 'iptables-legacy-save lists /proc/net/ip_tables_names, unreadable from a user namespace',
 } as const;
 
@@ -41,4 +44,10 @@ export const NEEDS_ROOT = {
 export function describeInNetns(name: string, fn: () => void): void {
   if (canUnshareNetns) describe(name, fn);
   else describe.skip(`${name} [needs a private network namespace: root, or unprivileged user namespaces]`, fn);
+}
+
+/** `describe` for tests on the netns/ harness (named namespaces, veth topologies, servers). */
+export function describeWithNamespaces(name: string, fn: () => void): void {
+  if (canCreateNamespaces()) describe(name, fn);
+  else describe.skip(`${name} [needs root, or unprivileged user namespaces]`, fn);
 }

@@ -10,7 +10,7 @@ import { diffRulesets } from '../../ir/diff.js';
 import { fullTransaction, rewriteTransaction } from '../../ir/transaction.js';
 import type { Ruleset } from '../../ir/types.js';
 import { CliApplier } from '../../runtime/apply/cli.js';
-import { createNamespace, destroyNamespace } from '../harness/netns.js';
+import { createNamespace, destroyNamespace, nsExecArgv } from '../harness/netns.js';
 import { normalizedListing } from './kernel.js';
 import { build, saddr, shape, T } from './shapes.js';
 
@@ -20,8 +20,8 @@ function namespacePair(labelA: string, labelB: string) {
   beforeAll(async () => {
     pair.nsA = await createNamespace(labelA);
     pair.nsB = await createNamespace(labelB);
-    pair.a = new CliApplier({ wrap: ['ip', 'netns', 'exec', pair.nsA] });
-    pair.b = new CliApplier({ wrap: ['ip', 'netns', 'exec', pair.nsB] });
+    pair.a = new CliApplier({ wrap: nsExecArgv(pair.nsA) });
+    pair.b = new CliApplier({ wrap: nsExecArgv(pair.nsB) });
   });
   afterAll(async () => {
     pair.a?.close();
