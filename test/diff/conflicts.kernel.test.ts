@@ -11,7 +11,8 @@ import { rulesetToJson, transactionToJson } from '../../compiler/nft/json.js';
 import { diffRulesets } from '../../ir/diff.js';
 import { checkRuleset } from '../../ir/invariants.js';
 import { predictedEndpoints, traceConnection } from '../../ir/interpret.js';
-import { canRunKernelTests, normaliseListing, runInFreshNetns } from '../nft/netns.js';
+import { canRunKernelTests, runInFreshNetns } from '../nft/netns.js';
+import { loadAndListJson } from './kernel-listing.js';
 import { changeReproducers, objectsOf, reproOptions, stateReproducers, type Spec } from '../model/conflict-reproducers.js';
 
 const kernel = canRunKernelTests();
@@ -23,22 +24,14 @@ function compileSpecs(specs: Spec[]) {
   return c;
 }
 
-/** Loads the files in order in one fresh namespace; the listing of our tables. */
-function loadAndList(files: [string, string][]): string {
-  const script = [...files.map(([name]) => `nft -j -f ${name}`), 'nft list ruleset'].join('\n');
-  const r = runInFreshNetns(script, Object.fromEntries(files));
-  expect(r.stderr, `nft failed (exit ${r.code})`).toBe('');
-  expect(r.code).toBe(0);
-  return normaliseListing(r.stdout);
-}
 
 describe.skipIf(!kernel)('KERNEL: key conflicts (issue 11)', () => {
   for (const r of stateReproducers) {
     it(`compile: ${r.name} — resolved, reported, accepted by the kernel`, () => {
       const { model, ruleset } = compileSpecs(r.specs);
       expect(model.conflicts.map((c) => c.key).sort()).toEqual([...r.conflictKeys].sort());
-      const listing = loadAndList([['full.json', JSON.stringify(rulesetToJson(ruleset))]]);
-      expect(listing).toContain('table ip nftproxy');
+      const listing = loadAndListJson([['full.json', JSON.stringify(rulesetToJson(ruleset))]]);
+      expect(listing).toContain('table {"family":"ip","name":"nftproxy"}');
     });
   }
 
@@ -50,9 +43,10 @@ describe.skipIf(!kernel)('KERNEL: key conflicts (issue 11)', () => {
     expect(reach('10.96.0.10', 53)).toEqual(['10.244.1.1:5353', '10.244.1.2:5353']);
     expect(reach('10.96.5.5', 53)).toEqual(['10.244.2.1:8053']);
     // The kernel holds exactly one element for the key, kube-dns's.
-    const listing = loadAndList([['full.json', JSON.stringify(rulesetToJson(ruleset))]]);
-    const lines = listing.split('\n').join(' ').match(/10\.96\.0\.10 \. tcp \. 53 comment "[^"]*"/g) ?? [];
-    expect(new Set(lines)).toEqual(new Set(['10.96.0.10 . tcp . 53 comment "kube-system/kube-dns:dns-tcp cluster IP"']));
+    const k = runInFreshNetns('nft -j -f full.json && nft list map ip nftproxy service-ips', { 'full.json': JSON.stringify(rulesetToJson(ruleset)) });
+    expect(k.stderr).toBe('');
+    const lines = k.stdout.match(/10\.96\.0\.10 \. tcp \. 53 comment "[^"]*"/g) ?? [];
+    expect(lines).toEqual(['10.96.0.10 . tcp . 53 comment "kube-system/kube-dns:dns-tcp cluster IP"']);
   });
 
   for (const r of changeReproducers) {
@@ -61,18 +55,18 @@ describe.skipIf(!kernel)('KERNEL: key conflicts (issue 11)', () => {
       const after = compileSpecs(r.after).ruleset;
       const tx = diffRulesets(before, after);
       const full = (rs: typeof before) => JSON.stringify(rulesetToJson(rs));
-      const incremental = loadAndList([
+      const incremental = loadAndListJson([
         ['old.json', full(before)],
         ['delta.json', JSON.stringify(transactionToJson(tx))],
       ]);
-      const fresh = loadAndList([['new.json', full(after)]]);
+      const fresh = loadAndListJson([['new.json', full(after)]]);
       expect(incremental).toBe(fresh);
       // The daemon's way: one LowerCache across both compiles (memoised fragments, element-delta
       // hints for the diff, the incremental invariant check).
       const cache = createLowerCache();
       const b2 = compile(buildModel(objectsOf(r.before), reproOptions), reproOptions, cache);
       const a2 = compile(buildModel(objectsOf(r.after), reproOptions), reproOptions, cache);
-      const viaCache = loadAndList([
+      const viaCache = loadAndListJson([
         ['old.json', full(b2)],
         ['delta.json', JSON.stringify(transactionToJson(diffRulesets(b2, a2)))],
       ]);
