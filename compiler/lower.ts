@@ -2,9 +2,10 @@
 // a fixed set of chains and rules (`staticProgram`), with every service and endpoint stored as
 // set/map elements contributed by per-service-port fragments (fragment.ts). The only chains that
 // depend on the data are
-//   - `<ns>-lb-N` (numgen's modulus is an immediate, so one chain per endpoint count N) and
-//     `<ns>-ep-I` (one per slot), both for 1..S where S is the largest endpoint count rounded up
-//     to a power of two (at least MIN_SLOTS): they change only when S does;
+//   - `<pool>-lb-N` (numgen's modulus is an immediate, so one chain per endpoint count N), only
+//     for the counts N in use in the pool, and `<pool>-ep-I` (one per slot) for I below the
+//     largest of them: linear in endpoints, and a count change adds or removes at most one lb
+//     chain and the slots past the old largest count;
 //   - affinity chains for services with sessionAffinity ClientIP (a measured exception).
 // None of them grows with the number of services.
 //
@@ -16,11 +17,10 @@ import type { Chain, Element, Expr, Family, Rule, Ruleset, SetDef, Stmt, Table, 
 import { cidrContains, parseCidr } from '../ir/ip.js';
 import { recordElementDelta } from '../ir/element-delta.js';
 import type { ClusterModel, CompileOptions, ServicePort } from './model/types.js';
-import { addrType, endpointNamespaces, keyedByAddress, loopback, names, poolsOf, slotCount, type EndpointNamespace } from './layout.js';
+import { addrType, endpointNamespaces, keyedByAddress, loopback, names, poolsOf, type EndpointNamespace } from './layout.js';
 import { fragmentId, lowerServicePort, type Fragment } from './fragment.js';
 import { daddr, dport, fibType, goto, gotoStmt, jump, konst, l4proto, mark, match, packetKey, rule, saddr, set, verdict } from './ir-build.js';
 
-export { boundedComment } from './fragment.js';
 
 const protocols = ['tcp', 'udp', 'sctp'] as const;
 
@@ -195,8 +195,10 @@ export interface LowerCache {
   /** Affinity sets and chains of the last compile (rebuilt only when an affinity service changes). */
   lastAffinity: Record<Family, { sets: SetDef[]; chains: Chain[] } | undefined>;
   refs: Record<Family, { clusterIps: RefSet; hairpin: RefSet }>;
-  /** Chains that depend only on configuration / slot counts: reused so the diff skips them. */
+  /** Chains that depend only on configuration: reused so the diff skips them. */
   chains: Map<string, Chain[]>;
+  /** The lb-N and ep-I chains of the last compile, by `lb|ep pool N|I`. */
+  poolChains: Record<Family, Map<string, Chain>>;
   /** The sets of the last compile by family and name: reused when no changed fragment touches them. */
   lastSets: Record<Family, Map<string, SetDef>>;
   /** Incrementally maintained dispatch, no-endpoint and slot maps, and endpoint-count histograms. */
@@ -213,6 +215,7 @@ export function createLowerCache(): LowerCache {
     lastAffinity: { ip: undefined, ip6: undefined },
     refs: emptyRefs(),
     chains: new Map(),
+    poolChains: { ip: new Map(), ip6: new Map() },
     lastSets: { ip: new Map(), ip6: new Map() },
     state: emptyState(),
   };
@@ -411,6 +414,27 @@ function unique(lists: Iterable<Element[]>, keyOf: (e: Element) => string): Elem
 
 const jsonKey = (e: Element): string => JSON.stringify(e.key);
 
+/** Same declaration (everything but the elements); cheap, as it runs for every slot map on every compile. */
+function sameDecl(a: Omit<SetDef, 'elements'>, b: Omit<SetDef, 'elements'>): boolean {
+  const same = <T>(x: T[] | undefined, y: T[] | undefined): boolean =>
+    x === y || (x !== undefined && y !== undefined && x.length === y.length && x.every((v, i) => v === y[i]));
+  return (
+    a.name === b.name &&
+    a.dataType === b.dataType &&
+    a.timeout === b.timeout &&
+    a.size === b.size &&
+    a.dynamic === b.dynamic &&
+    same(a.keyType, b.keyType) &&
+    same(a.flags, b.flags)
+  );
+}
+
+/** `<pool>-lb-N`: a uniform random choice among the pool's slots 0..N-1. */
+function lbChain(pool: string, n: number): Chain {
+  const entries = Array.from({ length: n }, (_, i): [Value, Verdict] => [i, goto(names.slot(pool, i))]);
+  return { name: names.lb(pool, n), rules: [rule([{ kind: 'anonvmap', key: { kind: 'numgen', mod: n }, entries }])] };
+}
+
 function assemble(
   f: Family,
   fragments: Fragment[],
@@ -426,7 +450,7 @@ function assemble(
   /** The set as last compiled when nothing that feeds it changed, else built anew. */
   const reuse = (decl: Omit<SetDef, 'elements'>, build: () => Element[]): SetDef => {
     const prev = last.get(decl.name);
-    const s = prev && !dirty.has(decl.name) && JSON.stringify({ ...prev, elements: 0 }) === JSON.stringify({ ...decl, elements: 0 }) ? prev : { ...decl, elements: build() };
+    const s = prev && !dirty.has(decl.name) && sameDecl(prev, decl) ? prev : { ...decl, elements: build() };
     current.set(s.name, s);
     return s;
   };
@@ -466,6 +490,15 @@ function assemble(
   const slotChains: Chain[] = [];
   const slotMaps: SetDef[] = [];
   const state = cache.state[f];
+  // Per-pool chains by key, reused while in use (the diff then skips them by identity); the memo
+  // keeps only this compile's, so chains of counts no longer in use are forgotten.
+  const prevChains = cache.poolChains[f];
+  const nextChains = new Map<string, Chain>();
+  const poolChain = (key: string, make: () => Chain): Chain => {
+    const c = prevChains.get(key) ?? make();
+    nextChains.set(key, c);
+    return c;
+  };
   /** An incrementally maintained set: handed out as is (its array is copied on the next change). */
   const maintained = (decl: Omit<SetDef, 'elements'>): SetDef =>
     reuse(decl, () => {
@@ -476,30 +509,21 @@ function assemble(
     const keyType = keyedByAddress(ns) ? keyAPP : keyPP;
     sets.push(maintained({ name: names.dispatch(ns), keyType, dataType: 'verdict' }));
     for (const { pool, mixed } of poolsOf(ns)) {
-      let maxN = 0;
-      for (const n of state.poolN.get(pool)?.keys() ?? []) if (n > maxN) maxN = n;
-      if (maxN === 0) continue;
-      // lb-N for every N up to the slot count: an endpoint count change never needs a new chain.
-      const slots = slotCount(maxN);
-      for (let i = 0; i < slots; i++) {
+      const inUse = state.poolN.get(pool);
+      if (!inUse || inUse.size === 0) continue;
+      const counts = [...inUse.keys()].sort((a, b) => a - b);
+      const maxN = counts[counts.length - 1] as number;
+      // Slots 0..maxN-1 (as many as the largest endpoint count in the pool, no rounding up): a
+      // count crossing any boundary adds or removes only the slots past the old largest count.
+      for (let i = 0; i < maxN; i++) {
         slotMaps.push(maintained({ name: names.slotAddr(pool, i), keyType, dataType: A }));
         if (mixed) slotMaps.push(maintained({ name: names.poolPort(pool, i), keyType, dataType: 'inet_service' }));
+        slotChains.push(poolChain(`ep ${pool} ${i}`, () => ({ name: names.slot(pool, i), rules: slotRules(f, ns, pool, mixed, i) })));
       }
       if (!mixed) slotMaps.push(maintained({ name: names.poolPort(pool), keyType, dataType: 'inet_service' }));
-      slotChains.push(
-        ...memoChains(cache, `slots ${f} ${pool} ${slots}`, () =>
-          Array.from({ length: slots }, (_, i) => ({ name: names.slot(pool, i), rules: slotRules(f, ns, pool, mixed, i) })),
-        ),
-      );
-      lbChains.push(
-        ...memoChains(cache, `lb ${f} ${pool} ${slots}`, () =>
-          Array.from({ length: slots }, (_, k) => {
-            const n = k + 1;
-            const entries = Array.from({ length: n }, (_, i): [Value, Verdict] => [i, goto(names.slot(pool, i))]);
-            return { name: names.lb(pool, n), rules: [rule([{ kind: 'anonvmap', key: { kind: 'numgen', mod: n }, entries }])] };
-          }),
-        ),
-      );
+      // lb-N only for the endpoint counts N in use: the vmap entries add up to at most the sum of
+      // the distinct counts, so to at most the pool's slotted endpoints.
+      for (const n of counts) lbChains.push(poolChain(`lb ${pool} ${n}`, () => lbChain(pool, n)));
     }
   }
   sets.push(
@@ -514,6 +538,7 @@ function assemble(
   }
   sets.push(...affinity.sets);
   cache.lastSets[f] = current;
+  cache.poolChains[f] = nextChains;
   const chains = [
     ...memoChains(cache, `static ${f} ${npAddrs === 'all-local'} ${JSON.stringify(statics.shape)}`, () => staticProgram(f, opts, statics.shape, npAddrs === 'all-local')),
     ...lbChains,

@@ -9,8 +9,9 @@
 // resolved named and numeric targetPorts per pod). Only the first address of an endpoint counts.
 
 import type { z } from 'zod';
-import { bigIntToIp, ipFamily, ipSortKey, normalizeCidr, normalizeIp, parseCidr, parseIp } from '../../ir/ip.js';
+import { bigIntToIp, cidrContains, ipFamily, ipSortKey, normalizeCidr, normalizeIp, parseCidr, parseIp } from '../../ir/ip.js';
 import { categorizeEndpoints } from './categorize.js';
+import { resolveConflicts } from './conflicts.js';
 import {
   SERVICE_NAME_LABEL,
   ZONE_LABEL,
@@ -345,6 +346,25 @@ function uniqueOfFamily(values: string[], family: IpFamily, normalize: (s: strin
   return out;
 }
 
+/**
+ * Source ranges without the ones another range contains (`10.1.0.0/16` inside `10.0.0.0/8`,
+ * anything inside `0.0.0.0/0`): an interval set refuses overlapping intervals, and the
+ * contained range allows nothing the outer one does not. Input order kept.
+ */
+export function outermostRanges(cidrs: string[]): string[] {
+  const parsed = cidrs.map((c) => ({ c, p: parseCidr(c) }));
+  return parsed
+    .filter(({ c, p }, i) => {
+      if (p === undefined) return false;
+      return !parsed.some((o, j) => {
+        if (j === i || o.p === undefined || o.p.len > p.len) return false;
+        // Equal prefixes were deduplicated already; a strictly shorter one that contains us wins.
+        return o.p.len < p.len && cidrContains(o.c, p.addr);
+      });
+    })
+    .map(({ c }) => c);
+}
+
 function servicePortsOf(svc: ServiceObject, slices: EndpointSliceInfo[], node: NodeInfo): ServicePort[] {
   const { spec, metadata } = svc;
   if (spec.type === 'ExternalName') return [];
@@ -365,6 +385,7 @@ function servicePortsOf(svc: ServiceObject, slices: EndpointSliceInfo[], node: N
     .map((ip) => ({ ip, family: ipFamily(ip) as IpFamily }))
     .sort((a, b) => a.family - b.family);
   for (const { ip, family } of families) {
+    const lbOfFamily = uniqueOfFamily(lbIPs, family, normalizeIp);
     for (const p of spec.ports) {
       const protocol = toProtocol(p.protocol);
       const endpoints = mergeEndpoints(slices, family, p.name, protocol, node.name);
@@ -374,14 +395,17 @@ function servicePortsOf(svc: ServiceObject, slices: EndpointSliceInfo[], node: N
         id: p.name ? `${metadata.namespace}/${metadata.name}:${p.name}` : `${metadata.namespace}/${metadata.name}`,
         namespace: metadata.namespace,
         name: metadata.name,
+        ...(metadata.creationTimestamp !== undefined ? { creationTimestamp: metadata.creationTimestamp } : {}),
         portName: p.name,
         protocol,
         family,
         clusterIP: ip,
         port: p.port,
-        externalIPs: uniqueOfFamily(spec.externalIPs, family, normalizeIp),
-        loadBalancerIPs: uniqueOfFamily(lbIPs, family, normalizeIp),
-        loadBalancerSourceRanges: uniqueOfFamily(spec.loadBalancerSourceRanges, family, normalizeCidr),
+        // An address that is both an externalIP and an LB ingress IP is one key: kept as the LB IP
+        // (which carries the loadBalancerSourceRanges firewall), listed once.
+        externalIPs: uniqueOfFamily(spec.externalIPs, family, normalizeIp).filter((x) => !lbOfFamily.includes(x)),
+        loadBalancerIPs: lbOfFamily,
+        loadBalancerSourceRanges: outermostRanges(uniqueOfFamily(spec.loadBalancerSourceRanges, family, normalizeCidr)),
         externalTrafficPolicy: spec.externalTrafficPolicy,
         internalTrafficPolicy: spec.internalTrafficPolicy,
         endpoints,
@@ -406,7 +430,18 @@ const KIND_API_VERSIONS: Record<string, (apiVersion: unknown) => boolean> = {
   ServiceCIDR: (v) => typeof v === 'string' && v.startsWith('networking.k8s.io/'),
 };
 
+/** Kubernetes objects → the resolved service model (every map/set key has one owner). */
 export function buildModel(objects: readonly unknown[], options: CompileOptions = defaultCompileOptions): ClusterModel {
+  const model = buildUnresolvedModel(objects, options);
+  const resolved = resolveConflicts(model.servicePorts);
+  return { ...model, servicePorts: resolved.servicePorts, conflicts: resolved.conflicts };
+}
+
+/**
+ * The model before conflict resolution (`conflicts` is empty): for callers that assemble the
+ * model from parts and resolve it themselves with a ConflictResolver (the daemon's ModelCache).
+ */
+export function buildUnresolvedModel(objects: readonly unknown[], options: CompileOptions = defaultCompileOptions): ClusterModel {
   const log = new ProblemLog();
   const services = new Map<string, ServiceObject>();
   const slicesByService = new Map<string, EndpointSliceInfo[]>();
@@ -474,7 +509,7 @@ export function buildModel(objects: readonly unknown[], options: CompileOptions 
     // servicePortsFor sorts slices by name so that "first seen wins" does not depend on input order.
     servicePorts.push(...servicePortsFor(svc, slicesByService.get(key) ?? [], node));
   }
-  return { servicePorts, node, problems: log.problems, serviceCIDRs };
+  return { servicePorts, node, problems: log.problems, conflicts: [], serviceCIDRs };
 }
 
 /** The normalised CIDRs of one ServiceCIDR object; nothing (and a Problem) when it is invalid. */
@@ -494,47 +529,6 @@ export function validateServiceCIDR(raw: unknown): Validated<string[]> {
   if (!isRecord(obj)) return { problems: [{ kind: 'ServiceCIDR', message: 'expected a ServiceCIDR object' }] };
   const value = parseServiceCIDR(obj, log);
   return log.problems.length > 0 ? { problems: log.problems } : { value, problems: [] };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Per-object entry points, for callers that keep state between syncs (the watch-driven proxier):
-// validate one object when it changes, rebuild only the service ports of the services it touches.
-// buildModel is exactly these steps over a whole snapshot.
-
-export interface Validated<T> {
-  value?: T;
-  problems: Problem[];
-}
-
-/** Validates one v1 Service; `value` is undefined when it is invalid (see `problems`). */
-export function validateService(raw: unknown): Validated<ServiceObject> {
-  const log = new ProblemLog();
-  const obj = dropNulls(raw);
-  if (!isRecord(obj)) return { problems: [{ kind: 'Service', message: 'expected a Service object' }] };
-  const r = serviceSchema.safeParse(obj);
-  if (!r.success) log.addIssues(identityOf('Service', obj, true), [], r.error);
-  return r.success ? { value: r.data, problems: log.problems } : { problems: log.problems };
-}
-
-/**
- * Validates one EndpointSlice. `value` is undefined for FQDN slices and invalid ones; `service`
- * is the `namespace/name` key of the Service it belongs to.
- */
-export function validateEndpointSlice(raw: unknown): Validated<{ service: string; slice: EndpointSliceInfo }> {
-  const log = new ProblemLog();
-  const obj = dropNulls(raw);
-  if (!isRecord(obj)) return { problems: [{ kind: 'EndpointSlice', message: 'expected an EndpointSlice object' }] };
-  const parsed = parseSlice(obj, log);
-  return parsed === undefined ? { problems: log.problems } : { value: parsed, problems: log.problems };
-}
-
-/** Node facts from the options and (when it is the node we compile for) the Node object. */
-export function nodeInfoFrom(nodeObject: unknown, options: CompileOptions): Validated<NodeInfo> {
-  const log = new ProblemLog();
-  const obj = dropNulls(nodeObject);
-  const nodes = new Map<string, Record<string, unknown>>();
-  if (isRecord(obj) && options.nodeName !== undefined) nodes.set(options.nodeName, obj);
-  return { value: resolveNode(nodes, options, log), problems: log.problems };
 }
 
 /** The service ports of one validated Service, from the validated slices that name it. */

@@ -89,7 +89,16 @@ const ipFamilyName = z.enum(['IPv4', 'IPv6'], { error: 'expected IP family IPv4 
 
 export const serviceSchema = z
   .object({
-    metadata: z.object({ name: dnsLabel, namespace }, expecting('metadata with a name')),
+    metadata: z.object(
+      {
+        name: dnsLabel,
+        namespace,
+        // Decides conflicts between Services (compiler/model/conflicts.ts); a malformed one only
+        // makes the Service count as the newest, it does not invalidate it.
+        creationTimestamp: z.string().optional().catch(undefined),
+      },
+      expecting('metadata with a name'),
+    ),
     spec: z.object(
       {
         type: z

@@ -38,10 +38,18 @@ export interface ServicePort {
   id: string;
   namespace: string;
   name: string;
+  /**
+   * The Service's metadata.creationTimestamp (RFC 3339), when known: between two user-set claims
+   * to one key the older Service wins (compiler/model/conflicts.ts).
+   */
+  creationTimestamp?: string;
   portName: string;
   protocol: Protocol;
   family: IpFamily;
-  /** The clusterIP of this family; undefined when the service has none of this family. */
+  /**
+   * The clusterIP of this family; undefined when the service has none of this family, or (in a
+   * resolved model) when another service port owns this cluster IP's `addr . proto . port` key.
+   */
   clusterIP?: string;
   port: number;
   nodePort?: number;
@@ -83,10 +91,29 @@ export interface NodeInfo {
   podCIDRs?: string[];
 }
 
+/**
+ * Two claims to one map/set key (compiler/model/conflicts.ts): the winner keeps the key, the
+ * loser keeps everything else. Reported by the CLI as a warning and by the daemon in its log
+ * and the nftproxy_conflicting_keys gauge.
+ */
+export interface KeyConflict {
+  /** Human readable key, e.g. "10.96.0.10 tcp 53" or "nodePort tcp 30080". */
+  key: string;
+  /** Service port id (`ns/name:port`, as ServicePort.id) that keeps the key. */
+  winner: string;
+  /** Service port id that loses it. */
+  loser: string;
+  /** Why the winner wins, e.g. "an allocated cluster IP wins over an externalIP". */
+  reason: string;
+}
+
 export interface ClusterModel {
+  /** Resolved: every map/set key is claimed by exactly one service port. */
   servicePorts: ServicePort[];
   node: NodeInfo;
   problems: Problem[];
+  /** Claims dropped from servicePorts because another service port owns the key. */
+  conflicts: KeyConflict[];
   /**
    * The service CIDRs of the cluster, from `networking.k8s.io/v1` ServiceCIDR objects
    * (`spec.cidrs`), normalised, both families. The lowering uses them together with
