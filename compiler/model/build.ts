@@ -522,15 +522,6 @@ function parseServiceCIDR(obj: Record<string, unknown>, log: ProblemLog): string
   return r.data.spec.cidrs.map((c) => normalizeCidr(c)).filter((c): c is string => c !== undefined);
 }
 
-/** Validates one ServiceCIDR (networking.k8s.io/v1); `value` is its normalised CIDRs. */
-export function validateServiceCIDR(raw: unknown): Validated<string[]> {
-  const log = new ProblemLog();
-  const obj = dropNulls(raw);
-  if (!isRecord(obj)) return { problems: [{ kind: 'ServiceCIDR', message: 'expected a ServiceCIDR object' }] };
-  const value = parseServiceCIDR(obj, log);
-  return log.problems.length > 0 ? { problems: log.problems } : { value, problems: [] };
-}
-
 /** The service ports of one validated Service, from the validated slices that name it. */
 export function servicePortsFor(service: ServiceObject, slices: readonly EndpointSliceInfo[], node: NodeInfo): ServicePort[] {
   const sorted = [...slices].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
