@@ -13,7 +13,9 @@
 // bounded.
 
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel } from '../../compiler/model/build.js';
 import { compile } from '../../compiler/lower.js';
@@ -226,6 +228,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  if (daemon) writeFileSync(join(tmpdir(), 'nftproxy-fuzz-daemon.log'), daemon.logs.map((l) => JSON.stringify(l)).join('\n') + '\n' + daemon.stderr);
   await daemon?.stop('SIGKILL').catch(() => undefined);
   api?.close();
   refApplier?.close();
@@ -238,6 +241,7 @@ describe('hostile and extreme objects through the API', () => {
     const pid = daemon.child.pid as number;
     const rss: number[] = [rssMb(pid)];
     let steps = 0;
+    let markers = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(ops, { minLength: 1, maxLength: 3 }), { minLength: 6, maxLength: 10 }), async (seq) => {
         // Each run starts from an empty cluster (the node object stays).
@@ -245,6 +249,12 @@ describe('hostile and extreme objects through the API', () => {
         for (const step of seq) {
           steps++;
           for (const o of step) await run(o);
+          // A marker Service and slice, changed last: once the kernel has both, the daemon has
+          // seen every change of this step (each watch delivers in order).
+          const m = ++markers;
+          await put({ kind: 'Service', apiVersion: 'v1', metadata: { namespace: 'zz', name: 'marker' }, spec: { type: 'ClusterIP', clusterIP: `10.96.8.${m % 250}`, clusterIPs: [`10.96.8.${m % 250}`], ipFamilies: ['IPv4'], ports: [{ name: 'p', port: 80, protocol: 'TCP', targetPort: 8080 }] } });
+          await put({ kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', metadata: { namespace: 'zz', name: 'marker-0', labels: { 'kubernetes.io/service-name': 'marker' } }, addressType: 'IPv4', ports: [{ name: 'p', port: 8080, protocol: 'TCP' }], endpoints: [{ addresses: [`10.244.3.${m % 250}`], conditions: { ready: true }, nodeName: NODE }] });
+          await until(() => exec(ns, ['nft', 'list', 'map', 'ip', TABLE, 'svc-addr-0'], { check: false }), (r) => r.stdout.includes(`10.96.8.${m % 250} . tcp . 80 : 10.244.3.${m % 250}`), 30_000, 100);
           const want = await expected();
           const got = await until(() => canonicalListing(ns, [DEFAULT_CANARY_SET]), (l) => l === want, 20_000, 250).catch(async () => ({ value: await canonicalListing(ns, [DEFAULT_CANARY_SET]) }));
           if (got.value !== want) {
@@ -268,7 +278,8 @@ describe('hostile and extreme objects through the API', () => {
     const from = daemon.logs.length;
     const t0 = Date.now();
     await put({ kind: 'Service', apiVersion: 'v1', metadata: { namespace: 'default', name: 'final' }, spec: { type: 'ClusterIP', clusterIP: '10.96.9.9', clusterIPs: ['10.96.9.9'], ipFamilies: ['IPv4'], ports: [{ name: 'p', port: 80, protocol: 'TCP', targetPort: 8080 }] } });
-    const line: LogLine = await daemon.waitFor((l) => l.msg === 'sync' && l.time >= t0, 10_000, from);
+    const line: LogLine = await daemon.waitFor((l) => l.msg === 'sync' && l.time >= t0, 30_000, from);
+    console.log(`[fuzz] final Service: first sync after it ${line.time - t0} ms: ${JSON.stringify(daemon.logs.slice(from - 3, daemon.logs.indexOf(line) + 1))}`);
     expect(line.time - t0).toBeLessThanOrEqual(1000);
     expect((await exec(ns, ['nft', 'list', 'map', 'ip', TABLE, 'no-endpoint-services'])).stdout).toContain('10.96.9.9');
 
