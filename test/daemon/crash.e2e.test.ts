@@ -111,7 +111,7 @@ afterAll(async () => {
 describe('crashes', () => {
   it('SIGKILL during a sync: the kernel holds the whole old ruleset or the whole new one; traffic never stops; the next daemon converges', async () => {
     daemon = DaemonProc.start(topo.node.ns, args());
-    await daemon.waitFor((l) => l.msg === 'sync', 300_000);
+    const first = await daemon.waitFor((l) => l.msg === 'sync', 300_000);
     await until(() => tcpRequest(client(), '10.96.200.1', 80, { timeoutMs: 1000 }), (r) => r.ok, 10_000);
     await daemon.stop('SIGTERM');
     const oldListing = await kernelListing();
@@ -128,13 +128,15 @@ describe('crashes', () => {
     daemon = DaemonProc.start(topo.node.ns, args());
     const pid = daemon.child.pid as number;
     const nft = await until(async () => nftChildren(pid), (l) => l.length > 0, 300_000, 5);
-    await new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 200)));
+    // Somewhere inside the transaction: nft parses, then streams the batch to the kernel.
+    const delay = Math.floor(Math.random() * (first.durationMs as number));
+    await new Promise((r) => setTimeout(r, delay));
     for (const p of nft.value) process.kill(p, 'SIGKILL');
     process.kill(pid, 'SIGKILL');
     await daemon.exited;
     const after = await kernelListing();
     const which = after === oldListing ? 'old' : after === newListing ? 'new' : 'MIX';
-    console.log(`[crash] killed during the full sync; the kernel holds the ${which} ruleset`);
+    console.log(`[crash] killed ${delay} ms into nft (a full sync takes ~${Math.round(first.durationMs as number)} ms); the kernel holds the ${which} ruleset`);
     expect(which).not.toBe('MIX');
 
     // A new daemon converges to the new state; the traffic never failed.
