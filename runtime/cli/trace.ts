@@ -8,7 +8,7 @@ import { normalizeIp } from '../../ir/ip.js';
 import { traceConnection, type L4Proto, type Packet, type TraceEnv } from '../../ir/interpret.js';
 import { formatTrace } from '../../ir/trace-format.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
-import { readInput, reportProblems, UsageError } from './io.js';
+import { readInput, reportModel, UsageError } from './io.js';
 
 export interface AddressArg {
   addr: string;
@@ -92,7 +92,7 @@ export function traceCommand(out: (s: string) => void): Command {
   return cmd.action((file: string, flags: TraceFlags) => {
     const opts = compileOptionsFrom(flags);
     const { model, ruleset } = compileText(readInput(file), opts);
-    reportProblems(model.problems);
+    reportModel(model);
     const dst = flags.dst;
     const family = dst.family;
     const nodeAddrs = (opts.nodeIPs.length > 0 ? opts.nodeIPs : model.node.addresses).map((a) => normalizeIp(a) ?? a);

@@ -185,7 +185,7 @@ describe('buildModel', () => {
       nodePort: 30007,
       externalIPs: ['2001:db8::7'],
       loadBalancerIPs: ['2001:db8::8'],
-      loadBalancerSourceRanges: ['2001:db8::/32', '2001:db8:1::/48'],
+      loadBalancerSourceRanges: ['2001:db8::/32'], // 2001:db8:1::/48 lies inside: dropped (no overlapping intervals),
       externalTrafficPolicy: 'Local',
       healthCheckNodePort: 32000,
     });
