@@ -8,9 +8,8 @@
 import { buildModel, buildUnresolvedModel } from '../../compiler/model/build.js';
 import { ConflictResolver } from '../../compiler/model/conflicts.js';
 import type { ClusterModel, CompileOptions, NodeInfo, Problem, ServicePort } from '../../compiler/model/types.js';
+import { SERVICE_NAME_LABEL } from '../../compiler/model/schema.js';
 import type { KubeObjectLike, ObjectStore, StoreChange } from '../kube/store.js';
-
-const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 interface Entry {
   ports: ServicePort[];
