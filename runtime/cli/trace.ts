@@ -10,7 +10,7 @@ import { normalizeIp } from '../../ir/ip.js';
 import { traceConnection, type Packet, type TraceEnv } from '../../ir/interpret.js';
 import { formatTrace } from '../../ir/trace-format.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
-import { readInput, reportProblems, UsageError } from './io.js';
+import { readInput, reportModel, UsageError } from './io.js';
 import { parseAddressArg, type AddressArg } from './address-arg.js';
 import { PACKET_LINE_SHAPE, tracePacketLines, type TraceRequest } from './trace-packets.js';
 
@@ -33,6 +33,7 @@ interface TraceFlags extends RawCompileFlags {
   src?: AddressArg;
   dst?: AddressArg;
   fromNode?: boolean;
+  iif?: string;
   json?: boolean;
   maxBranches?: number;
   packets?: string;
@@ -43,7 +44,7 @@ interface TraceFlags extends RawCompileFlags {
  * node's address with --from-node) and the node's local addresses. Throws a UsageError when the
  * request cannot be traced (no node address for --from-node, mixed families).
  */
-export function tracePacket(model: ClusterModel, opts: CompileOptions, req: TraceRequest): { packet: Packet; env: TraceEnv } {
+export function tracePacket(model: ClusterModel, opts: CompileOptions, req: TraceRequest & { iif?: string }): { packet: Packet; env: TraceEnv } {
   const { dst } = req;
   const family = dst.family;
   const nodeAddrs = (opts.nodeIPs.length > 0 ? opts.nodeIPs : model.node.addresses).map((a) => normalizeIp(a) ?? a);
@@ -77,6 +78,7 @@ export function traceCommand(out: (s: string) => void): Command {
     .addOption(new Option('--dst <addr:port/proto>', 'destination, e.g. 10.96.0.10:53/udp or [fd00::1]:80/tcp (protocol default tcp)').argParser(addressArg('--dst', true)))
     .addOption(new Option('--src <addr[:port]>', 'source address (default: an external client, or the node\'s address with --from-node)').argParser(addressArg('--src', false)))
     .option('--from-node', 'the packet originates on the node itself (output hook instead of prerouting)', false)
+    .option('--iif <name>', 'interface the packet arrives on (default eth0; for --detect-local-mode BridgeInterface / InterfaceNamePrefix)')
     .option('--json', 'print the packet, environment and outcomes as JSON', false)
     .addOption(
       new Option('--max-branches <n>', 'show at most n per-outcome paths (the summary lists all)').argParser((v: string) => {
@@ -95,7 +97,7 @@ export function traceCommand(out: (s: string) => void): Command {
     if (flags.packets === '-' && file === '-') throw new UsageError('the cluster dump and --packets cannot both be stdin');
     const opts = compileOptionsFrom(flags);
     const { model, ruleset } = compileText(readInput(file), opts);
-    reportProblems(model.problems);
+    reportModel(model);
     if (flags.packets !== undefined) {
       const bad = tracePacketLines(readInput(flags.packets), (req) => {
         const { packet, env } = tracePacket(model, opts, req);
@@ -104,7 +106,7 @@ export function traceCommand(out: (s: string) => void): Command {
       if (bad > 0) throw new UsageError(`${bad} packet line${bad === 1 ? '' : 's'} of ${flags.packets} could not be traced (see their "error")`);
       return;
     }
-    const { packet, env } = tracePacket(model, opts, { src: flags.src, dst: flags.dst as AddressArg, fromNode: flags.fromNode });
+    const { packet, env } = tracePacket(model, opts, { src: flags.src, dst: flags.dst as AddressArg, fromNode: flags.fromNode, ...(flags.iif !== undefined ? { iif: flags.iif } : {}) });
     const outcomes = traceConnection(ruleset, packet, env);
     if (flags.json) out(JSON.stringify({ packet, env, outcomes }, null, 2) + '\n');
     else out(formatTrace(packet, env, outcomes, flags.maxBranches !== undefined ? { maxBranches: flags.maxBranches } : {}));
