@@ -36,5 +36,7 @@ export function elementDeltaHint(before: readonly Element[], after: readonly Ele
 
 /** The hint recorded for `after`, whatever its base (the invariant checker follows chains of them). */
 export function elementDeltaHintOf(after: readonly Element[]): ElementDeltaHint | undefined {
-  return hints.get(after);
+  const h = hints.get(after);
+  const base = h?.base.deref();
+  return h && base ? { base, added: h.added, removed: h.removed } : undefined;
 }
