@@ -94,7 +94,17 @@ export interface CompileOptions {
   masqueradeAll: boolean;
   /** Bit number (0..31) of the packet mark we own for masquerade. */
   masqueradeBit: number;
+  /** Service CIDRs (--service-cidr and ServiceCIDR objects): unallocated addresses inside are dropped. */
+  serviceCIDRs: string[];
+  /** kube-proxy's --detect-local-mode: how traffic from local pods is told from the rest. */
+  detectLocalMode: DetectLocalMode;
+  /** --pod-bridge-interface (detectLocalMode BridgeInterface). */
+  podBridgeInterface?: string;
+  /** --pod-interface-name-prefix (detectLocalMode InterfaceNamePrefix). */
+  podInterfaceNamePrefix?: string;
 }
+
+export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix';
 
 export const defaultCompileOptions: CompileOptions = {
   tableName: 'nftproxy',
@@ -103,4 +113,6 @@ export const defaultCompileOptions: CompileOptions = {
   nodePortAddresses: [],
   masqueradeAll: false,
   masqueradeBit: 14,
+  serviceCIDRs: [],
+  detectLocalMode: 'ClusterCIDR',
 };
