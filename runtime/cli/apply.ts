@@ -9,6 +9,7 @@ import { createApplier, type Applier } from '../apply/index.js';
 import { SyncEngine } from '../sync/index.js';
 import { addFlags, parseFlags } from '../config/flags.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
+import { reportNodePortFallback } from './nodeports.js';
 import { readInput, reportProblems } from './io.js';
 
 export function applyCommand(out: (s: string) => void): Command {
@@ -23,6 +24,7 @@ export function applyCommand(out: (s: string) => void): Command {
     const applierChoice = parseFlags(flags).applier ?? 'auto';
     const { model, ruleset } = compileText(readInput(file), opts);
     reportProblems(model.problems);
+    reportNodePortFallback(model, opts);
     const applier = createApplier(applierChoice);
     try {
       if (flags.check) {

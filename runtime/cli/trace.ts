@@ -8,6 +8,7 @@ import { normalizeIp } from '../../ir/ip.js';
 import { traceConnection, type L4Proto, type Packet, type TraceEnv } from '../../ir/interpret.js';
 import { formatTrace } from '../../ir/trace-format.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
+import { reportNodePortFallback } from './nodeports.js';
 import { readInput, reportProblems, UsageError } from './io.js';
 
 export interface AddressArg {
@@ -93,6 +94,7 @@ export function traceCommand(out: (s: string) => void): Command {
     const opts = compileOptionsFrom(flags);
     const { model, ruleset } = compileText(readInput(file), opts);
     reportProblems(model.problems);
+    reportNodePortFallback(model, opts);
     const dst = flags.dst;
     const family = dst.family;
     const nodeAddrs = (opts.nodeIPs.length > 0 ? opts.nodeIPs : model.node.addresses).map((a) => normalizeIp(a) ?? a);
