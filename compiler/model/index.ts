@@ -2,6 +2,8 @@
 export { loadObjects, InputError, type LoadedObjects } from './load.js';
 export {
   buildModel,
+  buildUnresolvedModel,
+  outermostRanges,
   formatPath,
   validateService,
   validateEndpointSlice,
@@ -13,6 +15,7 @@ export {
   type SliceEndpoint,
   type Validated,
 } from './build.js';
+export { ConflictResolver, resolveConflicts, serviceGroup } from './conflicts.js';
 export { categorizeEndpoints, useZoneHints, type EndpointCategories } from './categorize.js';
 export {
   serviceSchema,

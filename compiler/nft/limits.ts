@@ -43,7 +43,8 @@ export function isValidName(name: string): boolean {
 /**
  * Makes any string (typically a Kubernetes `ns/name:port`) a safe comment: `"` becomes `'`, other
  * unprintable or non-ASCII characters become `?`, and the result is cut to MAX_COMMENT_BYTES.
- * Both emitters use this, so the JSON and the text forms carry the same comment.
+ * The lowering (so that traces show the same text) and both emitters use this, so the IR, the JSON
+ * and the text forms carry the same comment.
  */
 export function safeComment(raw: string): string {
   const printable = raw.replace(/"/g, "'").replace(/[^\x20-\x7e]/g, '?');

@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Problem } from '../../compiler/model/types.js';
+import { describeProblem } from '../../compiler/model/problem.js';
 
 /** Exit codes: 0 ok (possibly with warnings), 1 failure while working, 2 unusable input or usage. */
 export const EXIT_OK = 0;
@@ -20,8 +21,7 @@ export function readInput(path: string): string {
 }
 
 export function formatProblem(p: Problem): string {
-  const who = [p.kind, p.namespace && p.name ? `${p.namespace}/${p.name}` : (p.name ?? '')].filter(Boolean).join(' ');
-  return `warning: ${who}${p.field ? ` ${p.field}` : ''}: ${p.message} (skipped)`;
+  return `warning: ${describeProblem(p)} (skipped)`;
 }
 
 export function reportProblems(problems: Problem[], stderr: NodeJS.WritableStream = process.stderr): void {

@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { compile } from '../../compiler/index.js';
 import { createLowerCache } from '../../compiler/lower.js';
 import type { CompileOptions, Problem } from '../../compiler/model/types.js';
+import { describeProblem } from '../../compiler/model/problem.js';
 import type { Family } from '../../ir/types.js';
 import { createApplier } from '../apply/index.js';
 import type { Applier } from '../apply/types.js';
@@ -50,11 +51,6 @@ export function tablesOf(name: string): { family: Family; name: string }[] {
     { family: 'ip', name },
     { family: 'ip6', name },
   ];
-}
-
-function problemText(p: Problem): string {
-  const who = [p.kind, p.namespace && p.name ? `${p.namespace}/${p.name}` : (p.name ?? '')].filter(Boolean).join(' ');
-  return `${who}${p.field ? ` ${p.field}` : ''}: ${p.message}`;
 }
 
 export class Daemon {
@@ -174,7 +170,7 @@ export class Daemon {
   }
 
   private reportProblems(problems: Problem[]): void {
-    const now = new Set(problems.map(problemText));
+    const now = new Set(problems.map(describeProblem));
     for (const p of now) if (!this.reportedProblems.has(p)) this.log.warn({ problem: p }, 'invalid object skipped');
     this.reportedProblems = now;
   }

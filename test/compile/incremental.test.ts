@@ -42,21 +42,73 @@ describe('incremental lowering', () => {
     servicePorts: model.servicePorts.map((sp, k) => (k === i ? f(sp) : sp)),
   });
 
-  it('removing one endpoint from a 10-endpoint service: few element commands, nothing else', () => {
+  const drop3 = (sp: ServicePort): ServicePort => {
+    const keep = (l: Endpoint[]) => l.filter((_, k) => k !== 3);
+    return { ...sp, endpoints: keep(sp.endpoints), clusterEndpoints: keep(sp.clusterEndpoints), externalEndpoints: keep(sp.externalEndpoints ?? []) };
+  };
+  /** The non-element commands of a transaction, as `op what name`, sorted. */
+  const structural = (tx: ReturnType<typeof diffRulesets>): string[] =>
+    tx.commands
+      .map((c) => {
+        if (c.what === 'chain') return `${c.op} chain ${c.op === 'add' ? c.chain.name : c.name}`;
+        if (c.what === 'set') return `${c.op} set ${c.op === 'add' ? c.set.name : c.name}`;
+        if (c.what === 'rule') return `${c.op} rule ${c.chain}`;
+        return c.what === 'element' ? '' : `${c.op} ${c.what}`;
+      })
+      .filter((x) => x !== '')
+      .sort();
+  const elementCount = (tx: ReturnType<typeof diffRulesets>): number => tx.commands.reduce((n, c) => n + (c.what === 'element' ? c.elements.length : 0), 0);
+
+  it('removing one endpoint from a 10-endpoint service: the lb chain of the new count and a few elements', () => {
     const cache = createLowerCache();
     const before = compile(model, opts, cache);
-    const drop3 = (sp: ServicePort): ServicePort => {
-      const keep = (l: Endpoint[]) => l.filter((_, k) => k !== 3);
-      return { ...sp, endpoints: keep(sp.endpoints), clusterEndpoints: keep(sp.clusterEndpoints), externalEndpoints: keep(sp.externalEndpoints ?? []) };
-    };
     const after = compile(withService(150, drop3), opts, cache);
     const tx = diffRulesets(before, after);
-    expect(tx.commands.every((c) => c.what === 'element')).toBe(true);
-    const elements = tx.commands.reduce((n, c) => n + (c.what === 'element' ? c.elements.length : 0), 0);
+    // svc-lb-9 is new (no other service has 9 endpoints): its chain and its one numgen rule.
+    expect(tx.commands.filter((c) => c.what !== 'element')).toEqual([
+      expect.objectContaining({ op: 'add', what: 'chain', chain: { name: 'svc-lb-9' } }),
+      expect.objectContaining({ op: 'add', what: 'rule', chain: 'svc-lb-9' }),
+    ]);
     // dispatch value goto svc-lb-10 → svc-lb-9 (delete + add); slot 3 takes slot 9's endpoint
     // (address delete + add; the service's one port element is untouched); slot 9's address
     // goes; the hairpin element of the departed endpoint goes.
-    expect(elements).toBe(2 + 2 + 1 + 1);
+    expect(elementCount(tx)).toBe(2 + 2 + 1 + 1);
+    // Removing one from a second service: lb-9 exists already, elements only.
+    const again = compile(withService(151, drop3), opts, cache);
+    expect(diffRulesets(after, again).commands.every((c) => c.what === 'element')).toBe(true);
+  });
+
+  it('a 5,000-endpoint service: replacing one endpoint is a few element commands; adding one adds lb-5001 and one slot', () => {
+    const big = buildModel(generateCluster({ services: 50, endpointsPerService: (i) => (i === 7 ? 5000 : 1 + (i % 4)) }), opts);
+    const k = big.servicePorts.findIndex((sp) => sp.endpoints.length === 5000);
+    const cache = createLowerCache();
+    const before = compile(big, opts, cache);
+    const edit = (f: (l: Endpoint[]) => Endpoint[]) => ({
+      ...big,
+      servicePorts: big.servicePorts.map((sp, i) => (i === k ? { ...sp, endpoints: f(sp.endpoints), clusterEndpoints: f(sp.clusterEndpoints), externalEndpoints: f(sp.externalEndpoints ?? sp.clusterEndpoints) } : sp)),
+    });
+    const replaced = compile(edit((l) => l.map((e, i) => (i === 1234 ? { ...e, ip: '10.250.0.1' } : e))), opts, cache);
+    const tx = diffRulesets(before, replaced);
+    expect(tx.commands.every((c) => c.what === 'element')).toBe(true);
+    expect(tx.commands.length).toBeLessThanOrEqual(4);
+    expect(elementCount(tx)).toBe(4); // slot 1234 address (delete + add), hairpin (delete + add)
+    const grown = compile(edit((l) => [...l.map((e, i) => (i === 1234 ? { ...e, ip: '10.250.0.1' } : e)), { ...(l[0] as Endpoint), ip: '10.250.0.2' }]), opts, cache);
+    const tx2 = diffRulesets(replaced, grown);
+    expect(structural(tx2)).toEqual(
+      [
+        'add chain svc-lb-5001',
+        'add chain svc-ep-5000',
+        'add set svc-addr-5000',
+        'flush chain svc-lb-5000',
+        'delete chain svc-lb-5000',
+        'add rule svc-lb-5001',
+        'add rule svc-ep-5000',
+        'add rule svc-ep-5000',
+        'add rule svc-ep-5000',
+      ].sort(),
+    );
+    // Element commands: the slot address, the dispatch value (delete + add), the hairpin.
+    expect(tx2.commands.filter((c) => c.what === 'element').length).toBeLessThanOrEqual(4);
   });
 
   it('an unchanged model compiles to the same element objects (the diff is empty)', () => {
