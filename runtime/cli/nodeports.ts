@@ -7,6 +7,7 @@ import type { ClusterModel, CompileOptions } from '../../compiler/model/types.js
 
 export function primaryFallbackWarning(model: ClusterModel, opts: CompileOptions): string | undefined {
   if (!opts.nodePortAddresses.includes('primary') || model.node.addresses.length > 0) return undefined;
+  if (!model.servicePorts.some((sp) => sp.nodePort !== undefined)) return undefined; // nothing to say without NodePorts
   const why = opts.nodeName ? `no Node object named ${opts.nodeName} (with addresses) in the input` : 'no --hostname-override/--node-name, so no Node object';
   return `warning: --nodeport-addresses primary: ${why}; NodePorts are accepted on every local address (give --nodeport-addresses CIDRs, or include the Node)`;
 }
