@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
-import { cleanupAll } from '../test/harness/index.js';
+import { cleanupAll } from '../netns/index.js';
 import { runBench, type BenchOptions, type Ui } from './orchestrate.js';
 import { sweepChart, sweepMarkdown } from './report.js';
 import type { BenchResults } from './schema.js';

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { countIptables, countNft, iptablesRulesPerConnection, nftRulesPerConnection, type ObjectCounts, type PerConnectionSummary } from '../compiler/accounting.js';
+import { countIptables, countNft, iptablesRulesPerConnection, nftRulesPerConnection, type ObjectCounts, type PerConnectionSummary } from './accounting.js';
 import { compileIptables, compileIptablesPartial } from '../compiler/iptables/restore.js';
 import { compileKubeProxyNft } from '../compiler/kubeproxy-nft/compile.js';
 import { compile, createLowerCache } from '../compiler/lower.js';
@@ -14,7 +14,7 @@ import { buildModel } from '../compiler/model/build.js';
 import type { ServicePort } from '../compiler/model/types.js';
 import { rulesetToJson, transactionToJson } from '../compiler/nft/json.js';
 import { diffRulesets } from '../ir/diff.js';
-import { spawnIn } from '../test/harness/index.js';
+import { spawnIn } from '../netns/index.js';
 import { IptablesPartials, kubeProxyNftDelta, LARGE_CLUSTER_ENDPOINTS, totalEndpoints, verifyBaselineUpdates } from './baseline-updates.js';
 import { microBench, timeOnce, type MicroResult } from './micro.js';
 import type { KernelJob, KernelResult, ProbePosition, SystemName, WorkerMessage } from './protocol.js';
@@ -137,13 +137,13 @@ function summariseSystem(st: StaticMeasure, k: KernelResult | undefined, extraNo
     rssMb: k?.rss ? round(k.rss.rssMb, 1) : null,
     notes,
   };
-  if (k?.fullLoadTimedOutMs !== undefined) (out as Record<string, unknown>).fullLoadTimedOutMs = round(k.fullLoadTimedOutMs);
+  if (k?.fullLoadTimedOutMs !== undefined) out.fullLoadTimedOutMs = round(k.fullLoadTimedOutMs);
   if (k?.updateMsLib) {
-    (out as Record<string, unknown>).updateMsByApplier = { cli: pct(k.updateMs), lib: pct(k.updateMsLib) };
-    (out as Record<string, unknown>).recompileMs = pct(k.recompileMs);
-    (out as Record<string, unknown>).fullSyncMs = k.fullSyncMs;
-    (out as Record<string, unknown>).encodeFullMs = k.encodeFullMs !== undefined ? round(k.encodeFullMs) : null;
-    (out as Record<string, unknown>).heapUsedMb = k.rss ? round(k.rss.heapUsedMb, 1) : null;
+    out.updateMsByApplier = { cli: pct(k.updateMs), lib: pct(k.updateMsLib) };
+    out.recompileMs = pct(k.recompileMs);
+    if (k.fullSyncMs !== undefined) out.fullSyncMs = k.fullSyncMs;
+    out.encodeFullMs = k.encodeFullMs !== undefined ? round(k.encodeFullMs) : null;
+    out.heapUsedMb = k.rss ? round(k.rss.heapUsedMb, 1) : null;
   }
   return out;
 }
@@ -173,9 +173,7 @@ export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
     const rpcSps = sample(sps, o.rpcSample);
     const micro = { samples: o.compileSamples, maxTimeS: o.benchMaxTimeS };
     const one = state.clone();
-    const { before: b0, after: a0 } = one.apply(changesCli[0] ?? { service: 1, slot: 0, ip: '10.255.255.254' });
-    void b0;
-    void a0;
+    one.apply(changesCli[0] ?? { service: 1, slot: 0, ip: '10.255.255.254' });
     const spsAfter = one.model.servicePorts;
 
     ui.step('nftproxy: compile, diff, accounting', 0);

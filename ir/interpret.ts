@@ -66,8 +66,12 @@ export type RuleDetail =
   | { kind: 'verdict'; verdict: string };
 
 export type TraceStep =
-  /** A base chain starts; `loopback` marks the second pass of a locally generated packet to a local address. */
-  | { kind: 'chain'; hook: Hook; table: string; family: Family; chain: string; type: 'filter' | 'nat'; prio: number; loopback?: boolean }
+  /**
+   * A base chain starts; `loopback` marks the second pass of a locally generated packet to a local
+   * address. `rules`: rules evaluated (matched or not) from this base chain, including the chains it
+   * jumped to, until its verdict — the cost the benchmark reports as "rules per new connection".
+   */
+  | { kind: 'chain'; hook: Hook; table: string; family: Family; chain: string; type: 'filter' | 'nat'; prio: number; loopback?: boolean; rules: number }
   /** NAT chains of a hook not run because the connection already has a binding for that manipulation. */
   | { kind: 'nat-skipped'; hook: Hook; chains: string[] }
   /**
@@ -365,7 +369,7 @@ class Branch {
       }
       this.natThisHook = false;
       const base = e.chain.base as NonNullable<Chain['base']>;
-      this.steps.push({
+      const step: Extract<TraceStep, { kind: 'chain' }> = {
         kind: 'chain',
         hook,
         table: e.table.name,
@@ -374,8 +378,12 @@ class Branch {
         type: base.type,
         prio: base.prio,
         ...(loopback ? { loopback } : {}),
-      });
+        rules: 0,
+      };
+      this.steps.push(step);
+      const before = this.rulesRun;
       const t = this.chain(e.table, e.chain);
+      step.rules = this.rulesRun - before;
       if (t) return t;
       if (e.nat && this.natThisHook && manip) this.natDone[manip] = true;
     }

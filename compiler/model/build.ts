@@ -526,56 +526,6 @@ function parseServiceCIDR(obj: Record<string, unknown>, log: ProblemLog): string
   return r.data.spec.cidrs.map((c) => normalizeCidr(c)).filter((c): c is string => c !== undefined);
 }
 
-/** Validates one ServiceCIDR (networking.k8s.io/v1); `value` is its normalised CIDRs. */
-export function validateServiceCIDR(raw: unknown): Validated<string[]> {
-  const log = new ProblemLog();
-  const obj = dropNulls(raw);
-  if (!isRecord(obj)) return { problems: [{ kind: 'ServiceCIDR', message: 'expected a ServiceCIDR object' }] };
-  const value = parseServiceCIDR(obj, log);
-  return log.problems.length > 0 ? { problems: log.problems } : { value, problems: [] };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Per-object entry points, for callers that keep state between syncs (the watch-driven proxier):
-// validate one object when it changes, rebuild only the service ports of the services it touches.
-// buildModel is exactly these steps over a whole snapshot.
-
-export interface Validated<T> {
-  value?: T;
-  problems: Problem[];
-}
-
-/** Validates one v1 Service; `value` is undefined when it is invalid (see `problems`). */
-export function validateService(raw: unknown): Validated<ServiceObject> {
-  const log = new ProblemLog();
-  const obj = dropNulls(raw);
-  if (!isRecord(obj)) return { problems: [{ kind: 'Service', message: 'expected a Service object' }] };
-  const r = serviceSchema.safeParse(obj);
-  if (!r.success) log.addIssues(identityOf('Service', obj, true), [], r.error);
-  return r.success ? { value: r.data, problems: log.problems } : { problems: log.problems };
-}
-
-/**
- * Validates one EndpointSlice. `value` is undefined for FQDN slices and invalid ones; `service`
- * is the `namespace/name` key of the Service it belongs to.
- */
-export function validateEndpointSlice(raw: unknown): Validated<{ service: string; slice: EndpointSliceInfo }> {
-  const log = new ProblemLog();
-  const obj = dropNulls(raw);
-  if (!isRecord(obj)) return { problems: [{ kind: 'EndpointSlice', message: 'expected an EndpointSlice object' }] };
-  const parsed = parseSlice(obj, log);
-  return parsed === undefined ? { problems: log.problems } : { value: parsed, problems: log.problems };
-}
-
-/** Node facts from the options and (when it is the node we compile for) the Node object. */
-export function nodeInfoFrom(nodeObject: unknown, options: CompileOptions): Validated<NodeInfo> {
-  const log = new ProblemLog();
-  const obj = dropNulls(nodeObject);
-  const nodes = new Map<string, Record<string, unknown>>();
-  if (isRecord(obj) && options.nodeName !== undefined) nodes.set(options.nodeName, obj);
-  return { value: resolveNode(nodes, options, log), problems: log.problems };
-}
-
 /** The service ports of one validated Service, from the validated slices that name it. */
 export function servicePortsFor(service: ServiceObject, slices: readonly EndpointSliceInfo[], node: NodeInfo): ServicePort[] {
   const sorted = [...slices].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -89,7 +89,7 @@ function claimsOf(group: string, sp: ServicePort): Claim[] {
 
 function reasonFor(winner: Claim, loser: Claim): string {
   if (winner.sp === loser.sp) return `its own cluster IP is also listed as ${loser.kind}: the cluster IP keeps the key`;
-  if (winner.rank.allocated < loser.rank.allocated) return `an allocated cluster IP wins over a ${loser.kind}`;
+  if (winner.rank.allocated < loser.rank.allocated) return `an allocated cluster IP wins over ${loser.kind === 'externalIP' ? 'an' : 'a'} ${loser.kind}`;
   if (winner.rank.created !== loser.rank.created) return `the older Service wins (${winner.sp.creationTimestamp ?? '?'} before ${loser.sp.creationTimestamp ?? 'unknown'})`;
   return 'same age: the first by namespace/name and port name wins';
 }

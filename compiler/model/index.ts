@@ -5,15 +5,11 @@ export {
   buildUnresolvedModel,
   outermostRanges,
   formatPath,
-  validateService,
-  validateEndpointSlice,
-  nodeInfoFrom,
   servicePortsFor,
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
   type EndpointSliceInfo,
   type SlicePort,
   type SliceEndpoint,
-  type Validated,
 } from './build.js';
 export { ConflictResolver, resolveConflicts, serviceGroup } from './conflicts.js';
 export { categorizeEndpoints, useZoneHints, type EndpointCategories } from './categorize.js';

@@ -5,12 +5,11 @@ import { Command } from 'commander';
 import { compileText } from '../../compiler/index.js';
 import { fullTransaction, type Command as IrCommand } from '../../ir/transaction.js';
 import type { Family } from '../../ir/types.js';
-import { createApplier, type Applier } from '../apply/index.js';
-import { SyncEngine } from '../sync/index.js';
+import type { Applier } from '../apply/types.js';
 import { addFlags, parseFlags } from '../config/flags.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
 import { reportNodePortFallback } from './nodeports.js';
-import { readInput, reportProblems } from './io.js';
+import { readInput, reportModel } from './io.js';
 
 export function applyCommand(out: (s: string) => void): Command {
   const cmd = new Command('apply')
@@ -23,8 +22,9 @@ export function applyCommand(out: (s: string) => void): Command {
     const opts = compileOptionsFrom(flags);
     const applierChoice = parseFlags(flags).applier ?? 'auto';
     const { model, ruleset } = compileText(readInput(file), opts);
-    reportProblems(model.problems);
+    reportModel(model);
     reportNodePortFallback(model, opts);
+    const [{ createApplier }, { SyncEngine }] = await Promise.all([import('../apply/index.js'), import('../sync/index.js')]);
     const applier = createApplier(applierChoice);
     try {
       if (flags.check) {
@@ -69,6 +69,7 @@ export function cleanupCommand(out: (s: string) => void): Command {
     .action(async (raw: RawCompileFlags) => {
       const flags = parseFlags(raw);
       const table = flags.table ?? 'nftproxy';
+      const { createApplier } = await import('../apply/index.js');
       const applier = createApplier(flags.applier ?? 'auto');
       try {
         const removed = await cleanup(applier, table);

@@ -9,7 +9,7 @@ import { compileIptables } from '../../compiler/iptables/restore.js';
 import { compileKubeProxyNft } from '../../compiler/kubeproxy-nft/compile.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
 import { expandPrimary, reportNodePortFallback } from './nodeports.js';
-import { readInput, reportProblems } from './io.js';
+import { readInput, reportModel } from './io.js';
 
 type Format = 'nft' | 'json' | 'stats' | 'iptables' | 'kube-proxy-nft';
 
@@ -32,7 +32,7 @@ export function compileCommand(out: (s: string) => void): Command {
   return cmd.action((file: string, flags: RawCompileFlags & { format: Format; ipv6: boolean }) => {
     const opts = compileOptionsFrom(flags);
     const { model, ruleset } = compileText(readInput(file), opts);
-    reportProblems(model.problems);
+    reportModel(model);
     reportNodePortFallback(model, opts);
     if (flags.format === 'iptables') out(compileIptables(model.servicePorts, expandPrimary(opts, model), flags.ipv6 ? 6 : 4));
     else if (flags.format === 'kube-proxy-nft') out(JSON.stringify(rulesetToJson(compileKubeProxyNft(model.servicePorts, expandPrimary(opts, model)))) + '\n');

@@ -3,12 +3,8 @@
 // rules left in place. `--cleanup` removes our tables and exits.
 
 import { Command } from 'commander';
-import { pino } from 'pino';
-import { createApplier } from '../apply/index.js';
 import { addFlags, type RawFlags } from '../config/flags.js';
-import { cleanupTables } from '../daemon/cleanup.js';
 import { ConfigError, resolveConfig } from '../daemon/config.js';
-import { Daemon } from '../daemon/daemon.js';
 import { UsageError } from './io.js';
 
 export function runCommand(): Command {
@@ -24,6 +20,14 @@ export function runCommand(): Command {
       if (err instanceof ConfigError) throw new UsageError(err.message);
       throw err;
     }
+    // The daemon's dependencies (client-node, pino, prom-client, koffi) load here, not at CLI
+    // start: `compile`, `trace` and `diff` must not pay for them.
+    const [{ pino }, { createApplier }, { cleanupTables }, { Daemon }] = await Promise.all([
+      import('pino'),
+      import('../apply/index.js'),
+      import('../daemon/cleanup.js'),
+      import('../daemon/daemon.js'),
+    ]);
     const log = pino({ level: typeof flags['logLevel'] === 'string' ? flags['logLevel'] : 'info', base: { component: 'nftproxy' } });
     for (const w of config.warnings) log.warn({ config: w }, 'configuration not implemented');
     if (flags['cleanup']) {

@@ -19,10 +19,18 @@ export function nodeEligible(node: unknown): boolean {
   return !taints.some((t) => typeof t === 'object' && t !== null && (t as { key?: unknown }).key === TO_BE_DELETED_TAINT);
 }
 
+/** A service port the kernel refused (runtime/sync/quarantine.ts), as /healthz reports it. */
+export interface QuarantineReport {
+  servicePort: string;
+  reason: string;
+  since: string;
+}
+
 export class ProxierHealth {
   private lastUpdated: number | undefined;
   private oldestQueued: number | undefined;
   private nodeEligible = true;
+  private quarantined: QuarantineReport[] = [];
 
   constructor(
     readonly healthTimeoutMs: number,
@@ -49,6 +57,11 @@ export class ProxierHealth {
     return this.oldestQueued === undefined || this.now() - this.oldestQueued < this.healthTimeoutMs;
   }
 
+  /** Reported in the /healthz body; it does not make the proxier unhealthy (the rest is programmed). */
+  setQuarantined(ports: QuarantineReport[]): void {
+    this.quarantined = ports;
+  }
+
   status(forLivez = false): { healthy: boolean; body: Record<string, unknown> } {
     const now = this.now();
     const synced = this.proxyHealthy();
@@ -57,7 +70,10 @@ export class ProxierHealth {
       lastUpdated: new Date(this.lastUpdated ?? 0).toISOString(),
       currentTime: new Date(now).toISOString(),
     };
-    if (!forLivez) body['nodeEligible'] = this.nodeEligible;
+    if (!forLivez) {
+      body['nodeEligible'] = this.nodeEligible;
+      body['quarantinedServicePorts'] = this.quarantined;
+    }
     body['healthy'] = synced;
     return { healthy, body };
   }
