@@ -67,6 +67,7 @@ export function tracePacket(model: ClusterModel, opts: CompileOptions, req: Trac
     proto: dst.proto ?? 'tcp',
     dport: dst.port as number,
     ...(req.src?.port !== undefined ? { sport: req.src.port } : {}),
+    ...(req.iif !== undefined ? { iifname: req.iif } : {}),
   };
   const localAddresses = [...new Set([...nodeAddrs, '127.0.0.1', '::1', ...(req.fromNode ? [srcAddr] : [])])];
   return { packet, env: { localAddresses, sourceIsLocal: req.fromNode === true } };
