@@ -31,6 +31,7 @@ const TOP: Record<WatchedKind, ReadonlySet<string>> = {
   EndpointSlice: new Set(['addressType', 'ports', 'endpoints']),
   ServiceCIDR: new Set(['spec']),
   Node: new Set(['spec', 'status']),
+  ServiceCIDR: new Set(['spec']),
 };
 
 /** Fields of each EndpointSlice endpoint the model reads (not targetRef, hostname, deprecatedTopology). */
