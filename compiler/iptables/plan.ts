@@ -44,7 +44,7 @@ export function planServicePort(sp: ServicePort, opts: Pick<CompileOptions, 'nod
   const usesClusterEndpoints = !internalPolicyLocal || (externallyAccessible && !externalPolicyLocal);
   const usesLocalEndpoints = internalPolicyLocal || (externallyAccessible && externalPolicyLocal);
 
-  const cats = categorizeEndpoints(endpoints, sp.internalTrafficPolicy, { zone: opts.nodeZone });
+  const cats = categorizeEndpoints(endpoints, sp.internalTrafficPolicy, { zone: opts.nodeZone, name: opts.nodeName });
   const clusterEndpoints = usesClusterEndpoints ? cats.cluster : [];
   const localEndpoints = usesLocalEndpoints ? cats.local : [];
   let hasEndpoints = clusterEndpoints.length > 0;
