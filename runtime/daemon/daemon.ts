@@ -117,7 +117,9 @@ export class Daemon {
     const cfg = this.config;
     this.applier = this.deps.applier ?? createApplier(cfg.applier);
     this.metrics.setApplier(this.applier.name);
-    this.quarantine = new Quarantine(new SyncEngine({ applier: this.applier, syncPeriodMs: cfg.syncPeriodMs, ownedTables: tablesOf(cfg.compile.tableName) }));
+    // No immediate full retry inside the engine: after a refused partial sync the quarantine
+    // checks for drift (then retries full itself) or else searches the change set.
+    this.quarantine = new Quarantine(new SyncEngine({ applier: this.applier, syncPeriodMs: cfg.syncPeriodMs, ownedTables: tablesOf(cfg.compile.tableName), retryFullOnFailure: false }));
     this.health.queued(); // nothing is programmed yet: unhealthy if that lasts beyond the timeout
 
     if (cfg.healthzBindAddress !== '') this.servers.push(await this.health.serve(cfg.healthzBindAddress));

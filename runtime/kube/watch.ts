@@ -5,6 +5,7 @@
 
 import { ListWatch, Watch, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { rawList } from './client.js';
+import { compactObject } from './compact.js';
 import type { ObjectStore, WatchedKind } from './store.js';
 
 export interface WatchLogger {
@@ -57,6 +58,8 @@ export function startWatches(kc: KubeConfig, store: ObjectStore, opts: WatchOpti
     const listPath = res.fieldSelector ? `${res.path}?fieldSelector=${encodeURIComponent(res.fieldSelector)}` : res.path;
     const listFn = async (): Promise<KubernetesListObject<KubernetesObject>> => {
       const list = await rawList(kc, listPath);
+      // Before the informer caches them: it and the store then share the compact objects.
+      for (const item of list.items) compactObject(res.kind, item as KubernetesObject);
       attempt = 0;
       if (!listedKinds.has(res.kind)) {
         // ListWatch puts the listed items into its cache (and calls our add handlers) only after
@@ -74,8 +77,9 @@ export function startWatches(kc: KubeConfig, store: ObjectStore, opts: WatchOpti
     const informer: Informer<KubernetesObject> = res.fieldSelector
       ? new ListWatch(res.path, new Watch(kc), listFn, false, undefined, res.fieldSelector)
       : makeInformer(kc, res.path, listFn);
-    informer.on('add', (o) => store.upsert(res.kind, o));
-    informer.on('update', (o) => store.upsert(res.kind, o));
+    // Watch events: the informer has cached `o` itself just before; compacting in place strips both.
+    informer.on('add', (o) => store.upsert(res.kind, compactObject(res.kind, o)));
+    informer.on('update', (o) => store.upsert(res.kind, compactObject(res.kind, o)));
     informer.on('delete', (o) => store.remove(res.kind, o));
     informer.on('error', (err: unknown) => {
       if (stopped) return;

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint, ServicePort } from '../../compiler/model/types.js';
 import { deleteStaleUdpFlows, staleUdpFlowDeletions } from '../../runtime/conntrack/udp.js';
-import { createNamespace, destroyNamespace, exec } from '../harness/index.js';
+import { createNamespace, destroyNamespace, exec, nsExecArgv } from '../harness/index.js';
 
 const ep = (ip: string): Endpoint => ({ ip, port: 53, ready: true, serving: true, terminating: false, isLocal: false });
 
@@ -81,7 +81,7 @@ describe('deleteStaleUdpFlows in a namespace', () => {
     await insert(5002, '10.96.0.99', '10.244.0.5'); // another service, same pod IP
     const before = [sp({ endpoints: [ep('10.244.0.5'), ep('10.244.0.6'), ep('10.244.0.7')] })];
     const after = [sp({ endpoints: [ep('10.244.0.6')] })];
-    const results = await deleteStaleUdpFlows(before, after, log, { wrap: ['ip', 'netns', 'exec', ns] });
+    const results = await deleteStaleUdpFlows(before, after, log, { wrap: nsExecArgv(ns) });
     expect(results.map((r) => r.deleted)).toEqual([1, 0]);
     expect(results.every((r) => r.error === undefined)).toBe(true);
     expect(warnings).toEqual([]);
@@ -92,7 +92,7 @@ describe('deleteStaleUdpFlows in a namespace', () => {
   });
 
   it('reports a failing conntrack run as an error', async () => {
-    const results = await deleteStaleUdpFlows([sp({ endpoints: [ep('10.244.0.5')] })], [], log, { wrap: ['ip', 'netns', 'exec', ns], binary: '/nonexistent/conntrack' });
+    const results = await deleteStaleUdpFlows([sp({ endpoints: [ep('10.244.0.5')] })], [], log, { wrap: nsExecArgv(ns), binary: '/nonexistent/conntrack' });
     expect(results[0]?.error).toBeDefined();
     expect(warnings).toHaveLength(1);
   });

@@ -134,7 +134,7 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
     expect(r4.released.map((e) => e.key)).toEqual(['ip default/bad:p/tcp']);
     expect(r4.probes).toBe(0);
     await expectKernelHolds(c.list);
-  });
+  }, 240_000);
 
   it('a refused update keeps the version the kernel last accepted; a full sync retries it; drift makes the search probe full transactions', async () => {
     const c = new Cluster();
@@ -179,7 +179,7 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
     expect(fixed.released.map((e) => e.key)).toEqual(['ip default/s-7:p/tcp']);
     await expectKernelHolds(c.list);
     applier.prefix = POISON;
-  });
+  }, 240_000);
 
   it('quarantine alone unfreezes the node on issue 11\'s conflict (model conflict resolution off: the kernel really refuses)', async () => {
     // Without compiler/model/conflicts.ts, externalIPs [kube-dns's cluster IP] is two claims to
@@ -212,7 +212,7 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
     expect(t).toContain('10.96.1.77');
     expect(t).not.toContain('10.96.0.20');
     plain.close();
-  });
+  }, 120_000);
 
   it('throws (no quarantine) when the kernel refuses even a ruleset without services', async () => {
     const engine = new SyncEngine({ applier: new CliApplier({ wrap: ['ip', 'netns', 'exec', ns], nft: '/nonexistent/nft' }) });
