@@ -10,6 +10,7 @@ import { normalizeIp } from '../../ir/ip.js';
 import { traceConnection, type Packet, type TraceEnv } from '../../ir/interpret.js';
 import { formatTrace } from '../../ir/trace-format.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
+import { reportNodePortFallback } from './nodeports.js';
 import { readInput, reportModel, UsageError } from './io.js';
 import { parseAddressArg, type AddressArg } from './address-arg.js';
 import { PACKET_LINE_SHAPE, tracePacketLines, type TraceRequest } from './trace-packets.js';
@@ -99,6 +100,7 @@ export function traceCommand(out: (s: string) => void): Command {
     const opts = compileOptionsFrom(flags);
     const { model, ruleset } = compileText(readInput(file), opts);
     reportModel(model);
+    reportNodePortFallback(model, opts);
     if (flags.packets !== undefined) {
       const bad = tracePacketLines(readInput(flags.packets), (req) => {
         const { packet, env } = tracePacket(model, opts, req);

@@ -29,6 +29,7 @@ export const KEPT_ANNOTATIONS: ReadonlySet<string> = new Set<string>();
 const TOP: Record<WatchedKind, ReadonlySet<string>> = {
   Service: new Set(['spec', 'status']),
   EndpointSlice: new Set(['addressType', 'ports', 'endpoints']),
+  ServiceCIDR: new Set(['spec']),
   Node: new Set(['spec', 'status']),
 };
 
@@ -69,7 +70,7 @@ export function compactObject<T extends KubeObjectLike>(kind: WatchedKind, obj: 
     }
     case 'Node': {
       // The Node's status is large (images, conditions, nodeInfo) and rewritten by every heartbeat.
-      if (isObj(o.spec)) keepOnly(o.spec, new Set(['podCIDR', 'podCIDRs']));
+      if (isObj(o.spec)) keepOnly(o.spec, new Set(['podCIDR', 'podCIDRs', 'taints'])); // taints: /healthz (autoscaler)
       if (isObj(o.status)) keepOnly(o.status, new Set(['addresses']));
       break;
     }
