@@ -1,6 +1,7 @@
 // Names of everything nftproxy puts in the kernel, in one place, so the lowering, the trace and
 // the docs agree. The program is static: these names do not depend on services, except the
-// per-namespace `*-lb-N` / `*-ep-I` chains (one per endpoint count / slot in use, see lower.ts)
+// per-pool `*-lb-N` / `*-ep-I` chains (one per endpoint count in use / per slot below the largest
+// count in use, see lower.ts)
 // and the per-service affinity chains.
 
 import type { Family } from '../ir/types.js';
@@ -28,6 +29,10 @@ export const names = {
   // sets
   clusterIps: 'cluster-ips',
   clusterCidrs: 'cluster-cidrs',
+  /** detectLocalMode NodeCIDR: the Node's spec.podCIDRs. */
+  nodePodCidrs: 'node-pod-cidrs',
+  /** ServiceCIDR objects and --service-cidr: unallocated addresses inside are dropped. */
+  serviceCidrs: 'service-cidrs',
   nodeportIps: 'nodeport-ips',
   externalMasq: 'external-masq',
   externalLocal: 'external-local',
@@ -62,6 +67,8 @@ export const names = {
   services: 'services',
   nodeports: 'nodeports',
   endpointsCheck: 'endpoints-check',
+  /** kube-proxy's cluster-ips-check: undefined ports of cluster IPs, unallocated service IPs. */
+  clusterIpsCheck: 'cluster-ips-check',
   rejectChain: 'reject-chain',
   markForMasquerade: 'mark-for-masquerade',
   masquerading: 'masquerading',
@@ -76,11 +83,3 @@ export const names = {
 export const addrType = (f: Family): 'ipv4_addr' | 'ipv6_addr' => (f === 'ip' ? 'ipv4_addr' : 'ipv6_addr');
 export const loopback = (f: Family): { addr: string; len: number } =>
   f === 'ip' ? { addr: '127.0.0.0', len: 8 } : { addr: '::1', len: 128 };
-
-/** Smallest number of slot chains for a namespace in use; grown to the next power of two. */
-export const MIN_SLOTS = 4;
-export const slotCount = (maxEndpoints: number): number => {
-  let n = MIN_SLOTS;
-  while (n < maxEndpoints) n *= 2;
-  return n;
-};

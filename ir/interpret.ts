@@ -40,6 +40,8 @@ export interface Packet {
   dport: number;
   /** Initial packet mark (default 0). */
   mark?: number;
+  /** Interface the packet arrives on when it does not come from the node (default "eth0"). */
+  iifname?: string;
 }
 
 export interface TraceEnv {
@@ -205,7 +207,11 @@ function indexOf(s: SetDef): SetIndex {
         const p = pattern(e.key);
         if (isPoint(p)) {
           const id = keyId(p.map((f) => f.lo));
-          if (!idx.points.has(id)) idx.points.set(id, e);
+          // The kernel refuses a set holding one key twice (EEXIST), so no packet ever sees one:
+          // say so instead of picking one of the values (ir/invariants.ts keeps compiled
+          // rulesets free of this).
+          if (idx.points.has(id)) throw new Error(`set ${s.name} holds the key ${p.map((f) => String(f.lo)).join(' . ')} twice: the kernel refuses this ruleset`);
+          idx.points.set(id, e);
         } else idx.intervals.push({ p, e });
       }
     }
@@ -218,6 +224,9 @@ function lookupElement(s: SetDef, key: Atom[]): Element | undefined {
   const idx = indexOf(s);
   return idx.points.get(keyId(key)) ?? idx.intervals.find((i) => patternMatches(i.p, key))?.e;
 }
+
+/** A string constant ending in an unescaped `*` (nft's prefix match for interface names). */
+const isWildcard = (v: Value): v is string => typeof v === 'string' && v.endsWith('*') && !v.endsWith('\\*');
 
 // ---------------------------------------------------------------------------------------------
 // One evaluation branch
@@ -278,6 +287,8 @@ class Branch {
   private natDone = { dst: false, src: false };
   private natThisHook = false;
   private rulesRun = 0;
+  /** `meta iifname`: the arrival interface, "" on the output path, "lo" for the loopback pass. */
+  private iif: string;
   private readonly local: Set<string>;
 
   constructor(
@@ -301,6 +312,7 @@ class Branch {
       proto: BigInt(protoNumbers[packet.proto] as number),
       mark: (packet.mark ?? 0) >>> 0,
     };
+    this.iif = env.sourceIsLocal ? '' : (packet.iifname ?? 'eth0');
     this.local = new Set(env.localAddresses.map((a) => parseIp(a)).filter((a) => a !== undefined).map((a) => `${a.family}:${a.value}`));
   }
 
@@ -328,6 +340,7 @@ class Branch {
     if (this.isLocal(this.st.fam, this.st.dst)) {
       // A locally generated packet to a local address comes back in through `lo`.
       this.steps.push({ kind: 'route', daddr: dstText(), to: 'loopback' });
+      this.iif = 'lo';
       return this.hook('prerouting', true) ?? this.hook('input', true);
     }
     this.steps.push({ kind: 'route', daddr: dstText(), to: 'output' });
@@ -607,6 +620,9 @@ class Branch {
       details.push({ kind: 'lookup', expr: printExpr(s.left), key: showKey(left), set: `@${r.name}`, found, negated });
     } else if (r.kind === 'anonset') {
       found = r.elements.some((e) => patternMatches(pattern(e), left));
+    } else if (r.kind === 'const' && isWildcard(r.value) && left.length === 1 && left[0]?.t === 'sym') {
+      // nft's interface-name wildcard: "veth*" matches every name starting with "veth".
+      found = left[0].v.startsWith(r.value.slice(0, -1));
     } else if (r.kind === 'const') {
       found = patternMatches(pattern(r.value), left);
     } else {
@@ -628,6 +644,7 @@ class Branch {
       case 'meta':
         if (e.key === 'l4proto') return [{ t: 'num', v: st.proto, as: 'proto' }];
         if (e.key === 'mark') return [{ t: 'num', v: BigInt(st.mark), as: 'mark' }];
+        if (e.key === 'iifname') return [{ t: 'sym', v: this.iif }];
         return [{ t: 'sym', v: st.fam === 4 ? 'ipv4' : 'ipv6' }];
       case 'ct':
         // First packet of a connection: state new, no status bits of interest.

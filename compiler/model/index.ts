@@ -2,6 +2,8 @@
 export { loadObjects, InputError, type LoadedObjects } from './load.js';
 export {
   buildModel,
+  buildUnresolvedModel,
+  outermostRanges,
   formatPath,
   servicePortsFor,
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
@@ -9,6 +11,7 @@ export {
   type SlicePort,
   type SliceEndpoint,
 } from './build.js';
+export { ConflictResolver, resolveConflicts, serviceGroup } from './conflicts.js';
 export { categorizeEndpoints, useZoneHints, type EndpointCategories } from './categorize.js';
 export {
   serviceSchema,

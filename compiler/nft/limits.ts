@@ -23,7 +23,9 @@ export const COMMENT_PATTERN = /^[\x20\x21\x23-\x7e]*$/;
 
 /** Symbolic immediates (protocol names, ct states, fib types, literal addresses). No `/`: a CIDR
  * string would be resolved through DNS, prefixes must be `{"prefix":...}` objects. */
-export const IMMEDIATE_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+// A trailing `*` is nft's interface-name wildcard (`meta iifname "veth*"`, detectLocalMode
+// InterfaceNamePrefix); nft accepts it only where the type is a string.
+export const IMMEDIATE_PATTERN = /^[A-Za-z0-9_.:-]+\*?$/;
 
 export const MAX_PREFIX_LEN = { ip: 32, ip6: 128 } as const;
 

@@ -7,21 +7,22 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { compile } from '../../compiler/index.js';
 import { createLowerCache } from '../../compiler/lower.js';
-import type { Problem, ServicePort } from '../../compiler/model/types.js';
+import type { CompileOptions, KeyConflict, Problem, ServicePort } from '../../compiler/model/types.js';
 import { describeProblem } from '../../compiler/model/problem.js';
 import type { Family } from '../../ir/types.js';
 import { createApplier } from '../apply/index.js';
 import type { Applier } from '../apply/types.js';
-import { deleteStaleUdpFlows } from '../conntrack/udp.js';
+import { UdpConntrackReconciler } from '../conntrack/udp.js';
 import type { Listening } from '../health/http.js';
 import { listen, splitHostPort } from '../health/http.js';
-import { HealthCheckServers, healthCheckServices } from '../health/nodeports.js';
-import { ProxierHealth } from '../health/proxier.js';
+import { HealthCheckServers, healthCheckHosts, healthCheckServices } from '../health/nodeports.js';
+import { ProxierHealth, nodeEligible } from '../health/proxier.js';
+import { serviceCIDRsFrom } from '../kube/service-cidrs.js';
 import { kubeConfigFrom } from '../kube/client.js';
 import { ObjectStore, type KubeObjectLike } from '../kube/store.js';
 import { errorText, startWatches, type Watches } from '../kube/watch.js';
 import { DaemonMetrics } from '../metrics/metrics.js';
-import { SyncEngine, type SyncResult } from '../sync/index.js';
+import { Quarantine, SyncEngine, type QuarantinedPort, type SyncResult } from '../sync/index.js';
 import type { DaemonConfig } from './config.js';
 import { SyncLoop } from './loop.js';
 import { ModelCache } from './model-cache.js';
@@ -43,6 +44,12 @@ export interface SyncSummary extends SyncResult {
   servicePorts: number;
   endpoints: number;
   problems: number;
+  /** Claims the model dropped because another service port owns the key. */
+  conflicts: number;
+  /** Service ports in quarantine after this sync (the kernel refused them; everything else is programmed). */
+  quarantined: number;
+  /** Check-only transactions spent finding them (0 unless the sync was refused). */
+  probes: number;
 }
 
 export function tablesOf(name: string): { family: Family; name: string }[] {
@@ -63,11 +70,14 @@ export class Daemon {
   /** Lowered fragments of unchanged service ports (ModelCache keeps their objects) are reused. */
   private readonly lowerCache = createLowerCache();
   private applier?: Applier;
-  private engine?: SyncEngine;
+  private quarantine?: Quarantine;
   private watches?: Watches;
   private servers: Listening[] = [];
-  private previousPorts: ServicePort[] | undefined;
+  private readonly conntrack: UdpConntrackReconciler;
+  /** config.compile with the ServiceCIDR objects' CIDRs; recomputed when those change. */
+  private compileOpts?: CompileOptions;
   private reportedProblems = new Set<string>();
+  private reportedConflicts = new Map<string, KeyConflict>();
   private syncs = 0;
   private lastSync?: SyncSummary;
   private readonly syncListeners = new Set<(s: SyncSummary) => void>();
@@ -79,7 +89,8 @@ export class Daemon {
     this.log = deps.log ?? pino({ base: { component: 'nftproxy' } });
     this.health = new ProxierHealth(2 * config.syncPeriodMs);
     this.models = new ModelCache(this.store, config.compile);
-    this.hc = new HealthCheckServers(this.log, deps.healthCheckHost ?? '0.0.0.0');
+    this.hc = new HealthCheckServers(this.log, deps.healthCheckHost ?? '0.0.0.0', () => this.health.proxyHealthy());
+    this.conntrack = new UdpConntrackReconciler(this.log);
     this.loop = new SyncLoop({
       minSyncPeriodMs: config.minSyncPeriodMs,
       syncPeriodMs: config.syncPeriodMs,
@@ -110,7 +121,9 @@ export class Daemon {
     const cfg = this.config;
     this.applier = this.deps.applier ?? createApplier(cfg.applier);
     this.metrics.setApplier(this.applier.name);
-    this.engine = new SyncEngine({ applier: this.applier, syncPeriodMs: cfg.syncPeriodMs, ownedTables: tablesOf(cfg.compile.tableName) });
+    // No immediate full retry inside the engine: after a refused partial sync the quarantine
+    // checks for drift (then retries full itself) or else searches the change set.
+    this.quarantine = new Quarantine(new SyncEngine({ applier: this.applier, syncPeriodMs: cfg.syncPeriodMs, ownedTables: tablesOf(cfg.compile.tableName), retryFullOnFailure: false }));
     this.health.queued(); // nothing is programmed yet: unhealthy if that lasts beyond the timeout
 
     if (cfg.healthzBindAddress !== '') this.servers.push(await this.health.serve(cfg.healthzBindAddress));
@@ -134,6 +147,7 @@ export class Daemon {
     this.store.onChange((c) => {
       this.health.queued();
       if (c.kind === 'Node') this.updateNodeEligibility();
+      if (c.kind === 'ServiceCIDR') this.compileOpts = undefined;
       // Before every resource is listed the store is partial: programming it would drop services.
       if (this.watches?.isSynced()) this.loop.request();
     });
@@ -161,7 +175,7 @@ export class Daemon {
 
   private updateNodeEligibility(): void {
     const node = this.store.get('Node', '', this.config.nodeName) as (KubeObjectLike & { metadata?: { deletionTimestamp?: unknown } }) | undefined;
-    this.health.setNodeEligible(!node?.metadata?.deletionTimestamp);
+    this.health.setNodeEligible(nodeEligible(node));
   }
 
   private reportProblems(problems: Problem[]): void {
@@ -170,9 +184,38 @@ export class Daemon {
     this.reportedProblems = now;
   }
 
+  /**
+   * One log line when a conflict appears and one when it resolves (never one per sync), and the
+   * nftproxy_conflicting_keys gauge. The model already resolved it: the kernel holds the winner.
+   */
+  private reportConflicts(conflicts: readonly KeyConflict[]): void {
+    const now = new Map(conflicts.map((c) => [`${c.key}|${c.winner}|${c.loser}`, c]));
+    for (const [id, c] of now) {
+      if (!this.reportedConflicts.has(id)) this.log.warn({ key: c.key, winner: c.winner, loser: c.loser, reason: c.reason }, 'key conflict: two service ports claim one key; the winner keeps it, the loser keeps its other keys');
+    }
+    for (const [id, c] of this.reportedConflicts) {
+      if (!now.has(id)) this.log.info({ key: c.key, winner: c.winner, loser: c.loser }, 'key conflict resolved');
+    }
+    this.reportedConflicts = now;
+    this.metrics.setConflictingKeys(new Set(conflicts.map((c) => c.key)).size);
+  }
+
+  /** One line per port entering or leaving quarantine (never one per sync), the gauge and /healthz. */
+  private reportQuarantine(newly: QuarantinedPort[], released: QuarantinedPort[], all: QuarantinedPort[]): void {
+    for (const e of newly) {
+      this.log.error(
+        { servicePort: e.key, reason: e.reason, kept: e.kept.length > 0 ? 'the version the kernel last accepted' : 'nothing (it was never programmed)' },
+        'service port quarantined: the kernel refused it; everything else is programmed; it is retried when it changes and at the next full sync',
+      );
+    }
+    for (const e of released) this.log.info({ servicePort: e.key }, 'service port out of quarantine');
+    this.metrics.setQuarantined(all.length);
+    this.health.setQuarantined(all.map((e) => ({ servicePort: e.key, reason: e.reason, since: new Date(e.since).toISOString() })));
+  }
+
   private async syncOnce(full: boolean): Promise<void> {
-    const engine = this.engine;
-    if (!engine) throw new Error('daemon not started');
+    const quarantine = this.quarantine;
+    if (!quarantine) throw new Error('daemon not started');
     const pending = this.store.takePending();
     let summary: SyncSummary;
     let model;
@@ -181,16 +224,31 @@ export class Daemon {
       model = this.models.build();
       const t1 = performance.now();
       this.reportProblems(model.problems);
-      const ruleset = compile(model, this.config.compile, this.lowerCache);
-      const t2 = performance.now();
-      const r = await engine.sync(ruleset, { full });
+      this.reportConflicts(model.conflicts);
+      this.compileOpts ??= { ...this.config.compile, serviceCIDRs: serviceCIDRsFrom(this.store.list('ServiceCIDR'), this.config.compile.serviceCIDRs) };
+      const opts = this.compileOpts;
+      const m = model;
+      let lowerMs = 0;
+      // The quarantine compiles the model with quarantined ports at their kept version (and
+      // subsets of the changes while it searches for a culprit); the first compile is the sync's.
+      const compilePorts = (servicePorts: ServicePort[]) => {
+        const t = performance.now();
+        const rs = compile({ ...m, servicePorts }, opts, this.lowerCache);
+        if (lowerMs === 0) lowerMs = performance.now() - t;
+        return rs;
+      };
+      const r = await quarantine.sync(model.servicePorts, compilePorts, { full });
+      this.reportQuarantine(r.newlyQuarantined, r.released, r.quarantined);
+      const { quarantined, newlyQuarantined: _n, released: _r, ...rest } = r;
       summary = {
-        ...r,
+        ...rest,
         modelMs: t1 - t0,
-        lowerMs: t2 - t1,
+        lowerMs,
         servicePorts: model.servicePorts.length,
         endpoints: model.servicePorts.reduce((n, sp) => n + sp.endpoints.length, 0),
         problems: model.problems.length,
+        conflicts: model.conflicts.length,
+        quarantined: quarantined.length,
       };
     } catch (err) {
       this.store.restorePending(pending.arrivals);
@@ -212,14 +270,12 @@ export class Daemon {
     if (stillPending !== undefined) this.health.queued(stillPending);
     this.lastSync = summary;
     this.log.info(
-      { kind: summary.kind, reason: summary.reason, durationMs: Math.round(summary.durationMs * 10) / 10, modelMs: Math.round(summary.modelMs * 10) / 10, lowerMs: Math.round(summary.lowerMs * 10) / 10, commands: summary.commands, services: this.store.count('Service'), servicePorts: summary.servicePorts, endpoints: summary.endpoints, problems: summary.problems },
+      { kind: summary.kind, reason: summary.reason, durationMs: Math.round(summary.durationMs * 10) / 10, modelMs: Math.round(summary.modelMs * 10) / 10, lowerMs: Math.round(summary.lowerMs * 10) / 10, commands: summary.commands, services: this.store.count('Service'), servicePorts: summary.servicePorts, endpoints: summary.endpoints, problems: summary.problems, conflicts: summary.conflicts, quarantined: summary.quarantined, ...(summary.probes > 0 ? { probes: summary.probes } : {}) },
       'sync',
     );
+    if (this.deps.healthCheckHost === undefined) await this.hc.setHosts(healthCheckHosts(this.config.compile, model.node.addresses));
     await this.hc.update(healthCheckServices(model.servicePorts));
-    // Not after the first sync: without a previous model every UDP port would look new, costing a
-    // conntrack run per UDP service at start.
-    if (this.previousPorts && (this.deps.conntrack ?? true)) await deleteStaleUdpFlows(this.previousPorts, model.servicePorts, this.log);
-    this.previousPorts = model.servicePorts;
+    if (this.deps.conntrack ?? true) await this.conntrack.afterSync(model.servicePorts);
     for (const l of this.syncListeners) l(summary);
   }
 }

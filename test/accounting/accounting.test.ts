@@ -66,7 +66,7 @@ describe('rules evaluated per new connection', () => {
   it('nftproxy: the same small number of rules for every service, whatever the cluster size', () => {
     const perSize = [10, 200].map((n) => {
       const sps = many(n);
-      const rs = compile({ servicePorts: sps, node: { addresses: testOptions.nodeIPs }, problems: [] }, testOptions);
+      const rs = compile({ servicePorts: sps, node: { addresses: testOptions.nodeIPs }, problems: [], conflicts: [] }, testOptions);
       return nftRulesPerConnection(rs, sps, testOptions.clusterCIDRs);
     });
     for (const s of perSize) {
