@@ -18,7 +18,7 @@ import { spawnIn } from '../test/harness/index.js';
 import { IptablesPartials, kubeProxyNftDelta, LARGE_CLUSTER_ENDPOINTS, totalEndpoints, verifyBaselineUpdates } from './baseline-updates.js';
 import { microBench, timeOnce, type MicroResult } from './micro.js';
 import type { KernelJob, KernelResult, ProbePosition, SystemName, WorkerMessage } from './protocol.js';
-import { charts, reportMarkdown, type MachineInfo } from './report.js';
+import { charts, NOT_RUN, reportMarkdown, type MachineInfo } from './report.js';
 import { ClusterState, planChanges, probeServices, serviceCount, totalEndpointCount, type Change, type ScenarioSpec } from './scenario.js';
 import { benchResultsSchema, type BenchResults, type SystemResult } from './schema.js';
 import { median, percentile, round } from './stats.js';
@@ -63,7 +63,7 @@ function notRun(): SystemResult {
     updateMs: { p50: null, p99: null },
     connectUs: { first: null, middle: null, last: null },
     rssMb: null,
-    notes: ['not run (--systems)'],
+    notes: [NOT_RUN],
   };
 }
 
@@ -185,7 +185,7 @@ export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
   try {
     ui.step('checking the baselines\' update shortcuts against whole-cluster renders');
     // Same side of kube-proxy's large-cluster threshold as the real cluster, so the same mode is checked.
-    const vspec = { services: Math.min(o.services, Math.max(120, Math.floor(LARGE_CLUSTER_ENDPOINTS / o.endpoints) + 1)), endpointsPerService: o.endpoints };
+    const vspec = { services: Math.max(4, Math.min(o.services, Math.max(120, Math.floor(LARGE_CLUSTER_ENDPOINTS / o.endpoints) + 1))), endpointsPerService: o.endpoints };
     const vp = probeServices(vspec.services);
     if (want.has('kube-proxy-iptables') || want.has('kube-proxy-nftables')) verifyBaselineUpdates(vspec, planChanges(vspec, 4, o.seed, vspec.services * o.endpoints, new Set([vp.first, vp.middle, vp.last])), new ClusterState(vspec).opts);
 

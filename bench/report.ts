@@ -9,11 +9,14 @@ export interface MachineInfo {
   memGb: number;
 }
 
+export const NOT_RUN = 'not run (--systems)';
+
 const ORDER = ['nftproxy', 'kube-proxy-iptables', 'kube-proxy-iptables-nft', 'kube-proxy-nftables'] as const;
 
 function systemsOf(r: BenchResults): [string, SystemResult][] {
   const s = r.systems as Record<string, SystemResult | undefined>;
-  return ORDER.flatMap((name) => (s[name] ? [[name, s[name]] as [string, SystemResult]] : []));
+  // Systems left out with --systems are not shown at all (their numbers are placeholders).
+  return ORDER.flatMap((name) => (s[name] && !s[name].notes.includes(NOT_RUN) ? [[name, s[name]] as [string, SystemResult]] : []));
 }
 
 const fmt = (v: number | null | undefined, unit = ''): string => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : `${formatValue(v)}${unit}`);
