@@ -1,6 +1,8 @@
 // Synthetic clusters for the benchmark and the scale tests: Kubernetes objects (v1 Service,
 // discovery.k8s.io/v1 EndpointSlice, v1 Node) exactly as `kubectl get -o json` would give them.
 
+import { SERVICE_NAME_LABEL } from '../compiler/model/schema.js';
+
 export interface GenerateOptions {
   services: number;
   endpointsPerService: number | ((i: number) => number);
@@ -79,7 +81,7 @@ export function generateCluster(o: GenerateOptions): K8sObject[] {
     out.push({
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
-      metadata: { name: `${name}-abcde`, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } },
+      metadata: { name: `${name}-abcde`, namespace: 'bench', labels: { [SERVICE_NAME_LABEL]: name } },
       addressType: 'IPv4',
       ports: ports.map((p) => ({ name: p.name, protocol, port: p.targetPort })),
       endpoints,

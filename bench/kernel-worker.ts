@@ -5,7 +5,7 @@
 
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { countIptables } from '../compiler/accounting.js';
+import { countIptables } from './accounting.js';
 import { compile, createLowerCache } from '../compiler/lower.js';
 import { rulesetToJson } from '../compiler/nft/json.js';
 import { createApplier } from '../runtime/apply/index.js';

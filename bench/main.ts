@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { cleanupAll } from '../test/harness/index.js';
+import { cleanupAll } from '../netns/index.js';
 import { ALL_SYSTEMS, runBench, type BenchOptions, type Ui } from './orchestrate.js';
 import type { SystemName } from './protocol.js';
 import { sweepChart, sweepMarkdown } from './report.js';

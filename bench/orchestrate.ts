@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { countIptables, countNft, iptablesRulesPerConnection, nftRulesPerConnection, type ObjectCounts, type PerConnectionSummary } from '../compiler/accounting.js';
+import { countIptables, countNft, iptablesRulesPerConnection, nftRulesPerConnection, type ObjectCounts, type PerConnectionSummary } from './accounting.js';
 import { compileIptables, compileIptablesPartial } from '../compiler/iptables/restore.js';
 import { compileKubeProxyNft } from '../compiler/kubeproxy-nft/compile.js';
 import { compile, createLowerCache } from '../compiler/lower.js';
@@ -14,7 +14,7 @@ import { buildModel } from '../compiler/model/build.js';
 import type { ServicePort } from '../compiler/model/types.js';
 import { rulesetToJson, transactionToJson } from '../compiler/nft/json.js';
 import { diffRulesets } from '../ir/diff.js';
-import { spawnIn } from '../test/harness/index.js';
+import { spawnIn } from '../netns/index.js';
 import { IptablesPartials, kubeProxyNftDelta, LARGE_CLUSTER_ENDPOINTS, totalEndpoints, verifyBaselineUpdates } from './baseline-updates.js';
 import { microBench, timeOnce, type MicroResult } from './micro.js';
 import type { KernelJob, KernelResult, ProbePosition, SystemName, WorkerMessage } from './protocol.js';
@@ -57,11 +57,13 @@ export const ALL_SYSTEMS: SystemName[] = ['nftproxy', 'kube-proxy-iptables', 'ku
 function notRun(): SystemResult {
   return {
     objects: { tables: 0, chains: 0, rules: 0, sets: 0, maps: 0, elements: 0, source: 'artefact' },
-    rulesPerNewConnection: { worst: 0, median: 0 },
-    compileMs: { full: 0, diffP50: 0 },
+    rulesPerNewConnection: { worst: 0, median: 0, sampledServices: 0, notDnated: 0 },
+    compileMs: { full: 0, diffP50: 0, fullSamples: 0, fullMethod: 'direct', diffSamples: 0, diffMethod: 'direct' },
     fullLoadMs: null,
-    updateMs: { p50: null, p99: null },
-    connectUs: { first: null, middle: null, last: null },
+    fullLoadSamplesMs: [],
+    updateMs: { p50: null, p99: null, n: 0 },
+    updatesPlanned: 0,
+    connectUs: { first: null, middle: null, last: null, samplesPerTarget: 0 },
     rssMb: null,
     notes: [NOT_RUN],
   };
@@ -159,13 +161,13 @@ function summariseSystem(st: StaticMeasure, k: KernelResult | undefined, extraNo
     rssMb: k?.rss ? round(k.rss.rssMb, 1) : null,
     notes,
   };
-  if (k?.fullLoadTimedOutMs !== undefined) (out as Record<string, unknown>).fullLoadTimedOutMs = round(k.fullLoadTimedOutMs);
+  if (k?.fullLoadTimedOutMs !== undefined) out.fullLoadTimedOutMs = round(k.fullLoadTimedOutMs);
   if (k?.updateMsLib) {
-    (out as Record<string, unknown>).updateMsByApplier = { cli: pct(k.updateMs), lib: pct(k.updateMsLib) };
-    (out as Record<string, unknown>).recompileMs = pct(k.recompileMs);
-    (out as Record<string, unknown>).fullSyncMs = k.fullSyncMs;
-    (out as Record<string, unknown>).encodeFullMs = k.encodeFullMs !== undefined ? round(k.encodeFullMs) : null;
-    (out as Record<string, unknown>).heapUsedMb = k.rss ? round(k.rss.heapUsedMb, 1) : null;
+    out.updateMsByApplier = { cli: pct(k.updateMs), lib: pct(k.updateMsLib) };
+    out.recompileMs = pct(k.recompileMs);
+    if (k.fullSyncMs !== undefined) out.fullSyncMs = k.fullSyncMs;
+    out.encodeFullMs = k.encodeFullMs !== undefined ? round(k.encodeFullMs) : null;
+    out.heapUsedMb = k.rss ? round(k.rss.heapUsedMb, 1) : null;
   }
   return out;
 }
@@ -203,9 +205,7 @@ export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
     const rpcSps = [...new Set([...sample(sps, o.rpcSample), ...biggest])];
     const micro = { samples: o.compileSamples, maxTimeS: o.benchMaxTimeS };
     const one = state.clone();
-    const { before: b0, after: a0 } = one.apply(changesCli[0] ?? { service: 1, slot: 0, ip: '10.255.255.254' });
-    void b0;
-    void a0;
+    one.apply(changesCli[0] ?? { service: 1, slot: 0, ip: '10.255.255.254' });
     const spsAfter = one.model.servicePorts;
 
     ui.step('nftproxy: compile, diff, accounting', 0);

@@ -1,7 +1,7 @@
 // What the orchestrator (bench/main.ts, host side, never touching the network) hands to a kernel
 // worker (bench/kernel-worker.ts, started with `ip netns exec <node ns>`) and what comes back.
 
-import type { ObjectCounts } from '../compiler/accounting.js';
+import type { ObjectCounts } from './accounting.js';
 import type { Change, ScenarioSpec } from './scenario.js';
 
 export const SYSTEMS = ['nftproxy', 'kube-proxy-iptables', 'kube-proxy-iptables-nft', 'kube-proxy-nftables'] as const;

@@ -14,9 +14,11 @@ export const NOT_RUN = 'not run (--systems)';
 const ORDER = ['nftproxy', 'kube-proxy-iptables', 'kube-proxy-iptables-nft', 'kube-proxy-nftables'] as const;
 
 function systemsOf(r: BenchResults): [string, SystemResult][] {
-  const s = r.systems as Record<string, SystemResult | undefined>;
   // Systems left out with --systems are not shown at all (their numbers are placeholders).
-  return ORDER.flatMap((name) => (s[name] && !s[name].notes.includes(NOT_RUN) ? [[name, s[name]] as [string, SystemResult]] : []));
+  return ORDER.flatMap((name): [string, SystemResult][] => {
+    const s = r.systems[name];
+    return s && !s.notes.includes(NOT_RUN) ? [[name, s]] : [];
+  });
 }
 
 const fmt = (v: number | null | undefined, unit = ''): string => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : `${formatValue(v)}${unit}`);
@@ -36,8 +38,7 @@ interface Row {
 }
 
 function libUpdate(s: SystemResult, key: 'p50' | 'p99'): number | null | undefined {
-  const by = (s as { updateMsByApplier?: Record<string, { p50: number | null; p99: number | null }> }).updateMsByApplier;
-  return by?.lib?.[key];
+  return s.updateMsByApplier?.lib[key];
 }
 
 const ROWS: Row[] = [
@@ -80,7 +81,7 @@ export function reportMarkdown(r: BenchResults, machine: MachineInfo): string {
     }
     const cells = systems.map(([name, s]) => {
       const v = row.get(s);
-      const dnf = (s as { fullLoadTimedOutMs?: number }).fullLoadTimedOutMs;
+      const dnf = s.fullLoadTimedOutMs;
       if (row.label.startsWith('full load') && v === null && dnf !== undefined) return `did not finish in ${Math.round(dnf / 1000)} s`;
       return `${fmt(v)}${row.ratio && name !== 'nftproxy' ? ratio(v, row.get(ref)) : ''}`;
     });
@@ -93,7 +94,7 @@ export function reportMarkdown(r: BenchResults, machine: MachineInfo): string {
   lines.push('## How each number was measured');
   lines.push('- **objects**: counted in the kernel after the full load (`nft -j list ruleset`, `iptables-*-save`) where the column says `kernel`; otherwise from the emitted artefact.');
   lines.push(`- **objects source**: ${systems.map(([n, s]) => `${n}: ${s.objects.source}`).join('; ')}.`);
-  lines.push('- **rules per new connection**: walked in the emitted ruleset (compiler/accounting.ts) for a pod→clusterIP connection, over evenly spaced services including the first and the last.');
+  lines.push('- **rules per new connection**: walked in the emitted ruleset (bench/accounting.ts: the IR interpreter for the nft layouts, a restore-text walker for iptables) for a pod→clusterIP connection, over evenly spaced services including the first and the last.');
   lines.push('- **full compile**: Kubernetes objects → the artefact the system loads (model build + lowering; nft JSON encoding is listed separately as `encodeMs` in results.json). **one-change diff**: nftproxy `diffRulesets`; kube-proxy-iptables its partial restore render (`compileIptablesPartial`, the whole KUBE-SERVICES is always rewritten); kube-proxy-nftables `diffRulesets` on its IR.');
   lines.push('- **full load**: one `nft -j -f FILE` / `iptables-*-restore --noflush FILE` into an empty private namespace; median of the repetitions that fit the budget.');
   lines.push('- **update**: end to end per change. nftproxy: as the daemon does it — the incremental recompile of the IR (one LowerCache), then the SyncEngine (diff against its mirror + one atomic transaction) — with the nft CLI applier, and separately with libnftables in-process (lower rows); the recompile alone is `recompileMs` in results.json. kube-proxy-iptables: its partial `iptables-restore --noflush` on stdin; kube-proxy-nftables: its transaction through `nft -j -f`. The baselines\' own userspace work (rendering the restore, diffing) is **not** included: that favours them.');
@@ -154,7 +155,7 @@ export function sweepMarkdown(runs: { services: number; results: BenchResults }[
 }
 
 export function sweepChart(runs: { services: number; results: BenchResults }[]): string {
-  const names = ORDER.filter((n) => runs.some((r) => (r.results.systems as Record<string, unknown>)[n]));
+  const names = ORDER.filter((n) => runs.some((r) => r.results.systems[n] !== undefined));
   return barChart({
     title: 'Update latency p50 by cluster size',
     unit: 'ms',
@@ -162,7 +163,7 @@ export function sweepChart(runs: { services: number; results: BenchResults }[]):
     series: names.map((n, i) => ({ name: n, color: PALETTE[i] as string })),
     groups: runs.map(({ services, results }) => ({
       label: `${services.toLocaleString('en-US')} services`,
-      values: names.map((n) => (results.systems as Record<string, SystemResult | undefined>)[n]?.updateMs.p50 ?? null),
+      values: names.map((n) => results.systems[n]?.updateMs.p50 ?? null),
     })),
   });
 }

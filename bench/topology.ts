@@ -5,7 +5,7 @@
 // The node routes the whole pod CIDR to the backend; endpoints the probe does not use simply do
 // not answer. Built with the datapath harness (every command inside namespaces named nfp-<pid>-…).
 
-import { createNamespace, destroyNamespace, sh, startEchoServer, type EchoServer } from '../test/harness/index.js';
+import { createNamespace, destroyNamespace, sh, startEchoServer, type EchoServer } from '../netns/index.js';
 import { POD_CIDR } from './scenario.js';
 
 export interface BenchTopology {

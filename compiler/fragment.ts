@@ -8,8 +8,11 @@ import { createHash } from 'node:crypto';
 import type { Chain, Element, Family, Rule, SetDef, Value, Verdict } from '../ir/types.js';
 import { cidrContains, parseCidr } from '../ir/ip.js';
 import type { Endpoint, ServicePort } from './model/types.js';
+import { hasUsableEndpoints } from './model/categorize.js';
 import { addrType, names, poolOf, type EndpointNamespace } from './layout.js';
 import { goto, gotoStmt, konst, l4proto, match, rule, saddr, set } from './ir-build.js';
+import { safeComment } from './nft/limits.js';
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS } from './model/build.js';
 
 /** What one dispatch key of one namespace contributes. */
 export interface TargetFragment {
@@ -52,14 +55,6 @@ export interface Fragment {
 }
 
 const shortHash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 10);
-
-/** Kernel comments are limited to 128 bytes; keep the informative start. */
-export function boundedComment(s: string): string {
-  if (s.length <= 128 && Buffer.byteLength(s, 'utf8') <= 128) return s;
-  let cut = s.slice(0, 125);
-  while (Buffer.byteLength(cut, 'utf8') > 125) cut = cut.slice(0, -1);
-  return cut + '...';
-}
 
 const epId = (ep: Endpoint): string => `${ep.ip}:${ep.port}`;
 
@@ -115,7 +110,7 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
   /** choice names the endpoint list for affinity state: internal (ITP Local), cluster, or local (ETP Local). */
   type Choice = 'internal' | 'cluster' | 'local';
   const addTarget = (ns: EndpointNamespace, key: Value, endpoints: Endpoint[], choice: Choice, what: string, whenEmpty: 'reject' | 'drop'): void => {
-    const comment = boundedComment(`${sp.id} ${what}`);
+    const comment = safeComment(`${sp.id} ${what}`);
     const t: TargetFragment = { n: 0, pool: ns, mixed: false, addrs: [], ports: [], order: [] };
     if (endpoints.length === 0) {
       if (whenEmpty === 'drop') t.dispatch = { key, data: { kind: 'drop' }, comment };
@@ -149,8 +144,8 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
 
   if (sp.clusterIP) {
     fr.clusterIp = sp.clusterIP;
-    // ITP=Local without local endpoints drops (kube-proxy); no endpoints at all rejects.
-    const whenEmpty = sp.internalTrafficPolicy === 'Local' && sp.endpoints.length > 0 ? 'drop' : 'reject';
+    // ITP=Local without local endpoints drops (kube-proxy); no usable endpoint anywhere rejects.
+    const whenEmpty = sp.internalTrafficPolicy === 'Local' && hasUsableEndpoints(sp.endpoints) ? 'drop' : 'reject';
     const choice = sp.internalTrafficPolicy === 'Local' ? 'internal' : 'cluster';
     addTarget('svc', { concat: [sp.clusterIP, proto, sp.port] }, sp.clusterEndpoints, choice, 'cluster IP', whenEmpty);
   }
@@ -181,7 +176,8 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
       }
       // kube-proxy: when the node itself is inside the allowed ranges, traffic the node sends to
       // the LB IP sourced from the LB IP (when it is local) is allowed too.
-      if (nodeAddrs.some((a) => sp.loadBalancerSourceRanges.some((r) => cidrContains(r, a)))) {
+      // (Not when a range already covers the LB IP: interval sets refuse overlapping intervals.)
+      if (nodeAddrs.some((a) => sp.loadBalancerSourceRanges.some((r) => cidrContains(r, a))) && !sp.loadBalancerSourceRanges.some((r) => cidrContains(r, ip))) {
         fr.firewallAllow.push({ key: { concat: [ip, proto, sp.port, { prefix: { addr: ip, len: family === 'ip' ? 32 : 128 } }] } });
       }
     }
@@ -207,6 +203,9 @@ export function lowerServicePort(sp: ServicePort, family: Family, nodeAddrs: str
  * client addresses per endpoint (timeout = timeoutSeconds) and one chain per endpoint, like
  * kube-proxy, but only for the services that ask for affinity. Names carry a hash of the
  * endpoint, so endpoints that stay keep their clients and endpoints that leave are forgotten.
+ * The per-endpoint sets and chains belong to the service port, not to the endpoint list, so the
+ * cluster path and the externalTrafficPolicy Local path share a client's memory (as kube-proxy's
+ * endpoint chains do); only the choosing chain is per list.
  */
 function affinityChain(
   sp: ServicePort,
@@ -220,17 +219,21 @@ function affinityChain(
   const existing = done.get(id);
   if (existing) return existing;
   const h = shortHash(id);
+  const hp = shortHash(`${sp.id}/${sp.protocol}`);
   const chainName = names.affinity(h);
   done.set(id, chainName);
-  const timeout = sp.sessionAffinity?.timeoutSeconds ?? 10800;
+  const timeout = sp.sessionAffinity?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS;
   const rules: Rule[] = [];
   const entries: [Value, Verdict][] = [];
   endpoints.forEach((ep, i) => {
     const eh = shortHash(`${ep.ip}/${ep.port}`).slice(0, 8);
-    const setName = names.affinityClients(h, eh);
-    const epChain = names.affinityEndpoint(h, eh);
+    const setName = names.affinityClients(hp, eh);
+    const epChain = names.affinityEndpoint(hp, eh);
+    rules.push(rule([match(saddr(f), '==', set(setName)), gotoStmt(epChain)], safeComment(`${sp.id} affinity -> ${ep.ip}:${ep.port}`)));
+    entries.push([i, goto(epChain)]);
+    if (done.has(epChain)) return; // already made for another endpoint list of this service port
+    done.set(epChain, epChain);
     fr.affinitySets.push({ name: setName, keyType: [addrType(f)], flags: ['timeout'], timeout, elements: [], dynamic: true });
-    rules.push(rule([match(saddr(f), '==', set(setName)), gotoStmt(epChain)], boundedComment(`${sp.id} affinity -> ${ep.ip}:${ep.port}`)));
     fr.affinityChains.push({
       name: epChain,
       rules: [
@@ -240,11 +243,10 @@ function affinityChain(
             { kind: 'setupdate', set: setName, elem: saddr(f) },
             { kind: 'dnat', family: f, addr: konst(ep.ip), port: konst(ep.port) },
           ],
-          boundedComment(`${sp.id} -> ${ep.ip}:${ep.port}`),
+          safeComment(`${sp.id} -> ${ep.ip}:${ep.port}`),
         ),
       ],
     });
-    entries.push([i, goto(epChain)]);
   });
   rules.push(rule([{ kind: 'anonvmap', key: { kind: 'numgen', mod: endpoints.length }, entries }]));
   fr.affinityChains.unshift({ name: chainName, rules });

@@ -29,6 +29,10 @@ export const names = {
   // sets
   clusterIps: 'cluster-ips',
   clusterCidrs: 'cluster-cidrs',
+  /** detectLocalMode NodeCIDR: the Node's spec.podCIDRs. */
+  nodePodCidrs: 'node-pod-cidrs',
+  /** ServiceCIDR objects and --service-cidr: unallocated addresses inside are dropped. */
+  serviceCidrs: 'service-cidrs',
   nodeportIps: 'nodeport-ips',
   externalMasq: 'external-masq',
   externalLocal: 'external-local',
@@ -63,6 +67,8 @@ export const names = {
   services: 'services',
   nodeports: 'nodeports',
   endpointsCheck: 'endpoints-check',
+  /** kube-proxy's cluster-ips-check: undefined ports of cluster IPs, unallocated service IPs. */
+  clusterIpsCheck: 'cluster-ips-check',
   rejectChain: 'reject-chain',
   markForMasquerade: 'mark-for-masquerade',
   masquerading: 'masquerading',

@@ -13,7 +13,7 @@
 // daemon and the benchmark do): the ruleset then shares element objects with the previous one,
 // which the diff exploits.
 
-import type { Chain, Element, Family, Rule, Ruleset, SetDef, Stmt, Table, Value, Verdict } from '../ir/types.js';
+import type { Chain, Element, Expr, Family, Rule, Ruleset, SetDef, Stmt, Table, Value, Verdict } from '../ir/types.js';
 import { cidrContains, parseCidr } from '../ir/ip.js';
 import { recordElementDelta } from '../ir/element-delta.js';
 import type { ClusterModel, CompileOptions, ServicePort } from './model/types.js';
@@ -21,7 +21,6 @@ import { addrType, endpointNamespaces, keyedByAddress, loopback, names, poolsOf,
 import { fragmentId, lowerServicePort, type Fragment } from './fragment.js';
 import { daddr, dport, fibType, goto, gotoStmt, jump, konst, l4proto, mark, match, packetKey, rule, saddr, set, verdict } from './ir-build.js';
 
-export { boundedComment } from './fragment.js';
 
 
 /**
@@ -365,7 +364,7 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
       }
       cache.lastFragments[f] = fragments;
       cache.lastSps[f] = sps;
-      return assemble(f, fragments, opts, nodePortAddresses(f, opts, nodeAddrs), cache, dirty);
+      return assemble(f, fragments, opts, nodePortAddresses(f, opts, nodeAddrs, model.node.primaryIPs ?? []), cache, dirty, model);
     }),
   };
 }
@@ -376,16 +375,21 @@ function nodeAddresses(model: ClusterModel, family: Family, opts: CompileOptions
 }
 
 /**
- * NodePort addresses. With --nodeport-addresses: the node addresses (--node-ip, else the Node
- * object's) inside those CIDRs; else --node-ip; else every local address (`fib daddr type local`).
+ * NodePort addresses of one family, as kube-proxy's NodePortAddresses: the `--nodeport-addresses`
+ * CIDRs of this family (`primary` stands for the node's primary IP of the family, from the Node
+ * object) matched against the node's addresses (--node-ip / the daemon's interface addresses,
+ * else the Node object's). A family without a CIDR (or with a zero CIDR) is not restricted: every
+ * node address of that family (--node-ip), else every local address (`fib daddr type local`).
  * Never loopback.
  */
-function nodePortAddresses(family: Family, opts: CompileOptions, nodeAddrs: string[]): string[] | 'all-local' {
+export function nodePortAddresses(family: Family, opts: CompileOptions, nodeAddrs: string[], primaryIPs: string[]): string[] | 'all-local' {
   const ofFamily = (a: string): boolean => (family === 'ip' ? !a.includes(':') : a.includes(':'));
   const lo = loopback(family);
   const notLoopback = (a: string): boolean => !cidrContains(`${lo.addr}/${lo.len}`, a);
-  if (opts.nodePortAddresses.length > 0) {
-    const cidrs = opts.nodePortAddresses.filter(ofFamily);
+  const cidrs = opts.nodePortAddresses
+    .flatMap((c) => (c === 'primary' ? primaryIPs.filter(notLoopback).map((ip) => `${ip}/${ip.includes(':') ? 128 : 32}`) : [c]))
+    .filter(ofFamily);
+  if (cidrs.length > 0 && !cidrs.some((c) => parseCidr(c)?.len === 0)) {
     return nodeAddrs.filter(notLoopback).filter((a) => cidrs.some((c) => cidrContains(c, a)));
   }
   if (opts.nodeIPs.length > 0) return opts.nodeIPs.filter(ofFamily).filter(notLoopback);
@@ -437,6 +441,7 @@ function assemble(
   npAddrs: string[] | 'all-local',
   cache: LowerCache,
   dirty: Set<string>,
+  model: ClusterModel,
 ): Table {
   const refs = cache.refs[f];
   const last = cache.lastSets[f];
@@ -468,6 +473,8 @@ function assemble(
     });
   }
   if (npAddrs !== 'all-local') sets.push({ name: names.nodeportIps, keyType: [A], elements: npAddrs.map((key) => ({ key })) });
+  const statics = staticSets(f, opts, model);
+  sets.push(...statics.sets);
   sets.push(
     reuse({ name: names.externalMasq, keyType: keyAPP }, () => unique(pick((fr) => fr.externalMasq), jsonKey)),
     reuse({ name: names.externalLocal, keyType: keyAPP }, () => unique(pick((fr) => fr.externalLocal), jsonKey)),
@@ -532,7 +539,7 @@ function assemble(
   cache.lastSets[f] = current;
   cache.poolChains[f] = nextChains;
   const chains = [
-    ...memoChains(cache, `static ${f} ${cidrs.length > 0} ${npAddrs === 'all-local'}`, () => staticProgram(f, opts, cidrs.length > 0, npAddrs === 'all-local')),
+    ...memoChains(cache, `static ${f} ${npAddrs === 'all-local'} ${JSON.stringify(statics.shape)}`, () => staticProgram(f, opts, statics.shape, npAddrs === 'all-local')),
     ...lbChains,
     ...slotChains,
     ...affinity.chains,
@@ -558,8 +565,64 @@ function slotRules(f: Family, ns: EndpointNamespace, pool: string, mixed: boolea
   ];
 }
 
+/**
+ * What the static program's rules depend on besides the options (and so the key its memo needs):
+ * how traffic from this node's pods is recognised, and whether service CIDRs are known.
+ */
+interface StaticShape {
+  /**
+   * kube-proxy's LocalTrafficDetector: the source inside a set of CIDRs (ClusterCIDR, NodeCIDR),
+   * or the input interface (BridgeInterface; InterfaceNamePrefix as nft's `"prefix*"` wildcard).
+   * Undefined when not implemented (e.g. ClusterCIDR without --cluster-cidr): then, as in
+   * kube-proxy, off-cluster cluster-IP traffic is not masqueraded and only the node's own traffic
+   * is told apart from outside traffic under externalTrafficPolicy Local.
+   */
+  local?: { set: string } | { iifname: string };
+  serviceCidrs: boolean;
+}
+
+/** The static program's own sets (local detection, service CIDRs) and its shape. */
+function staticSets(f: Family, opts: CompileOptions, model: ClusterModel): { sets: SetDef[]; shape: StaticShape } {
+  const A = addrType(f);
+  const ofFamily = (cs: readonly string[]): { addr: string; len: number }[] =>
+    cs.map((c) => parseCidr(c)).filter((c): c is NonNullable<typeof c> => !!c && (c.family === 4) === (f === 'ip')).map((c) => ({ addr: c.addr, len: c.len }));
+  const prefixSet = (name: string, ps: { addr: string; len: number }[]): SetDef => ({
+    name,
+    keyType: [A],
+    flags: ['interval'],
+    elements: mergePrefixes(ps).map((c) => ({ key: { prefix: c } })),
+  });
+  const sets: SetDef[] = [];
+  const shape: StaticShape = { serviceCidrs: false };
+  switch (opts.detectLocalMode ?? 'ClusterCIDR') {
+    case 'ClusterCIDR':
+      if (ofFamily(opts.clusterCIDRs).length > 0) shape.local = { set: names.clusterCidrs }; // the set is assemble's
+      break;
+    case 'NodeCIDR': {
+      const ps = ofFamily(model.node.podCIDRs ?? []);
+      if (ps.length > 0) {
+        sets.push(prefixSet(names.nodePodCidrs, ps));
+        shape.local = { set: names.nodePodCidrs };
+      }
+      break;
+    }
+    case 'BridgeInterface':
+      if (opts.podBridgeInterface) shape.local = { iifname: opts.podBridgeInterface };
+      break;
+    case 'InterfaceNamePrefix':
+      if (opts.podInterfaceNamePrefix) shape.local = { iifname: `${opts.podInterfaceNamePrefix}*` };
+      break;
+  }
+  const svc = ofFamily([...(opts.serviceCIDRs ?? []), ...(model.serviceCIDRs ?? [])]);
+  if (svc.length > 0) {
+    sets.push(prefixSet(names.serviceCidrs, svc));
+    shape.serviceCidrs = true;
+  }
+  return { sets, shape };
+}
+
 /** The chains and rules that depend only on configuration. */
-function staticProgram(f: Family, opts: CompileOptions, haveCidrs: boolean, nodePortsOnAllLocal: boolean): Chain[] {
+function staticProgram(f: Family, opts: CompileOptions, shape: StaticShape, nodePortsOnAllLocal: boolean): Chain[] {
   const masqMark = (1 << opts.masqueradeBit) >>> 0;
   const base = (name: string, type: 'nat' | 'filter', hook: NonNullable<Chain['base']>['hook'], prio: number, rules: Rule[]): Chain => ({
     name,
@@ -569,20 +632,19 @@ function staticProgram(f: Family, opts: CompileOptions, haveCidrs: boolean, node
   const ctNew = match({ kind: 'ct', key: 'state' }, 'in', konst('new'));
   const keyAPP = packetKey(f, 'svc');
   const keyPP = packetKey(f, 'np');
-  const fromOutside: Stmt[] = [...(haveCidrs ? [match(saddr(f), '!=', set(names.clusterCidrs))] : []), match(fibType('saddr'), '!=', konst('local'))];
+  const iifname: Expr = { kind: 'meta', key: 'iifname' };
+  /** The packet does not come from this node's pods (kube-proxy's IfNotLocalNFT); [] when undetectable. */
+  const notFromPods: Stmt[] =
+    shape.local === undefined ? [] : 'set' in shape.local ? [match(saddr(f), '!=', set(shape.local.set))] : [match(iifname, '!=', konst(shape.local.iifname))];
+  const fromOutside: Stmt[] = [...notFromPods, match(fibType('saddr'), '!=', konst('local'))];
   const fromNode = match(fibType('saddr'), '==', konst('local'));
   const nodeportDst: Stmt[] = nodePortsOnAllLocal
     ? [match(fibType('daddr'), '==', konst('local')), match(daddr(f), '!=', konst({ prefix: loopback(f) }))]
     : [match(daddr(f), '==', set(names.nodeportIps))];
   const clusterMasq: Rule[] = opts.masqueradeAll
     ? [rule([match(daddr(f), '==', set(names.clusterIps)), jump(names.markForMasquerade)], 'masquerade all traffic to cluster IPs (masqueradeAll)')]
-    : haveCidrs
-      ? [
-          rule(
-            [match(daddr(f), '==', set(names.clusterIps)), match(saddr(f), '!=', set(names.clusterCidrs)), jump(names.markForMasquerade)],
-            'masquerade off-cluster traffic to cluster IPs',
-          ),
-        ]
+    : notFromPods.length > 0
+      ? [rule([match(daddr(f), '==', set(names.clusterIps)), ...notFromPods, jump(names.markForMasquerade)], 'masquerade off-cluster traffic to cluster IPs')]
       : [];
   return [
     base(names.natPrerouting, 'nat', 'prerouting', -100, [rule([jump(names.services)])]),
@@ -590,11 +652,16 @@ function staticProgram(f: Family, opts: CompileOptions, haveCidrs: boolean, node
     base(names.natPostrouting, 'nat', 'postrouting', 100, [rule([jump(names.masquerading)])]),
     // Source ranges are checked before DNAT, on traffic arriving (prerouting) and on traffic the
     // node itself sends (output), as kube-proxy does.
-    base(names.filterPrerouting, 'filter', 'prerouting', -110, [rule([jump(names.firewallCheck)])]),
-    base(names.filterOutputPreDnat, 'filter', 'output', -110, [rule([jump(names.firewallCheck)])]),
+    // Source ranges are checked on new connections only (kube-proxy jumps to firewall-check with
+    // `ct state new`): changing loadBalancerSourceRanges does not cut established connections.
+    base(names.filterPrerouting, 'filter', 'prerouting', -110, [rule([ctNew, jump(names.firewallCheck)])]),
+    base(names.filterOutputPreDnat, 'filter', 'output', -110, [rule([ctNew, jump(names.firewallCheck)])]),
     base(names.filterInput, 'filter', 'input', -90, [rule([ctNew, jump(names.endpointsCheck)])]),
-    base(names.filterForward, 'filter', 'forward', -90, [rule([ctNew, jump(names.endpointsCheck)])]),
-    base(names.filterOutput, 'filter', 'output', -90, [rule([ctNew, jump(names.endpointsCheck)])]),
+    // cluster-ips-check after DNAT, on forwarded and locally sent traffic (not input), as
+    // kube-proxy's filter-forward and filter-output-post-dnat do: what is still addressed to a
+    // cluster IP there was not DNATed, so its port is not a service port.
+    base(names.filterForward, 'filter', 'forward', -90, [rule([ctNew, jump(names.endpointsCheck)]), rule([ctNew, jump(names.clusterIpsCheck)])]),
+    base(names.filterOutput, 'filter', 'output', -90, [rule([ctNew, jump(names.endpointsCheck)]), rule([ctNew, jump(names.clusterIpsCheck)])]),
     {
       name: names.firewallCheck,
       rules: [
@@ -629,7 +696,13 @@ function staticProgram(f: Family, opts: CompileOptions, haveCidrs: boolean, node
       rules: [
         rule([{ kind: 'vmap', key: keyAPP, map: names.noEndpointServices }], 'services without endpoints are rejected'),
         rule([...nodeportDst, { kind: 'vmap', key: keyPP, map: names.noEndpointNodeports }], 'NodePorts without endpoints are rejected'),
+      ],
+    },
+    {
+      name: names.clusterIpsCheck,
+      rules: [
         rule([match(daddr(f), '==', set(names.clusterIps)), gotoStmt(names.rejectChain)], 'cluster IP on a port that is not a service port'),
+        ...(shape.serviceCidrs ? [rule([match(daddr(f), '==', set(names.serviceCidrs)), verdict({ kind: 'drop' })], 'unallocated address in the service CIDRs')] : []),
       ],
     },
     {

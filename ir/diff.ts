@@ -84,21 +84,32 @@ export function diffElements(before: readonly Element[], after: readonly Element
   return resolveCandidates(candRemoved, candAdded);
 }
 
+/**
+ * Turns candidates into the element commands, on keys: the kernel identifies an element by its key
+ * alone, so a key is deleted at most once, added at most once, and not touched at all when it
+ * stays with the same payload (an element seen out of order, or a key that moved from one owner's
+ * element object to another's). Sets hold each key once (ir/invariants.ts), so a removed candidate
+ * whose key is not re-added is truly gone from `after`.
+ */
 function resolveCandidates(candRemoved: Element[], candAdded: Element[]): ElementDelta {
+  // Only additions or only removals: each candidate is a distinct key already (one key per set).
   if (candRemoved.length === 0 || candAdded.length === 0) return { removed: candRemoved, added: candAdded };
-
-  // Candidates may be the same element seen out of order, or the same key with a new payload.
   const addedByKey = new Map<string, Element>();
   for (const e of candAdded) addedByKey.set(valueKey(e.key), e);
+  const removedKeys = new Set<string>();
   const removed: Element[] = [];
   const unchangedKeys = new Set<string>();
   for (const e of candRemoved) {
     const k = valueKey(e.key);
+    if (removedKeys.has(k)) continue;
+    removedKeys.add(k);
     const a = addedByKey.get(k);
     if (a !== undefined && elementPayloadKey(a) === elementPayloadKey(e)) unchangedKeys.add(k);
     else removed.push(e);
   }
-  const added = unchangedKeys.size === 0 ? candAdded : candAdded.filter((e) => !unchangedKeys.has(valueKey(e.key)));
+  const added: Element[] = [];
+  if (addedByKey.size === candAdded.length && unchangedKeys.size === 0) added.push(...candAdded);
+  else for (const [k, e] of addedByKey) if (!unchangedKeys.has(k)) added.push(e);
   return { removed, added };
 }
 

@@ -21,3 +21,8 @@ export function elementDeltaHint(before: readonly Element[], after: readonly Ele
   const h = hints.get(after);
   return h && h.base === before ? h : undefined;
 }
+
+/** The hint recorded for `after`, whatever its base (the invariant checker follows chains of them). */
+export function elementDeltaHintOf(after: readonly Element[]): ElementDeltaHint | undefined {
+  return hints.get(after);
+}

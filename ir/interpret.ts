@@ -40,6 +40,8 @@ export interface Packet {
   dport: number;
   /** Initial packet mark (default 0). */
   mark?: number;
+  /** Interface the packet arrives on when it does not come from the node (default "eth0"). */
+  iifname?: string;
 }
 
 export interface TraceEnv {
@@ -64,8 +66,12 @@ export type RuleDetail =
   | { kind: 'verdict'; verdict: string };
 
 export type TraceStep =
-  /** A base chain starts; `loopback` marks the second pass of a locally generated packet to a local address. */
-  | { kind: 'chain'; hook: Hook; table: string; family: Family; chain: string; type: 'filter' | 'nat'; prio: number; loopback?: boolean }
+  /**
+   * A base chain starts; `loopback` marks the second pass of a locally generated packet to a local
+   * address. `rules`: rules evaluated (matched or not) from this base chain, including the chains it
+   * jumped to, until its verdict — the cost the benchmark reports as "rules per new connection".
+   */
+  | { kind: 'chain'; hook: Hook; table: string; family: Family; chain: string; type: 'filter' | 'nat'; prio: number; loopback?: boolean; rules: number }
   /** NAT chains of a hook not run because the connection already has a binding for that manipulation. */
   | { kind: 'nat-skipped'; hook: Hook; chains: string[] }
   /**
@@ -215,6 +221,9 @@ function lookupElement(s: SetDef, key: Atom[]): Element | undefined {
   return idx.points.get(keyId(key)) ?? idx.intervals.find((i) => patternMatches(i.p, key))?.e;
 }
 
+/** A string constant ending in an unescaped `*` (nft's prefix match for interface names). */
+const isWildcard = (v: Value): v is string => typeof v === 'string' && v.endsWith('*') && !v.endsWith('\\*');
+
 // ---------------------------------------------------------------------------------------------
 // One evaluation branch
 
@@ -274,6 +283,8 @@ class Branch {
   private natDone = { dst: false, src: false };
   private natThisHook = false;
   private rulesRun = 0;
+  /** `meta iifname`: the arrival interface, "" on the output path, "lo" for the loopback pass. */
+  private iif: string;
   private readonly local: Set<string>;
 
   constructor(
@@ -297,6 +308,7 @@ class Branch {
       proto: BigInt(protoNumbers[packet.proto] as number),
       mark: (packet.mark ?? 0) >>> 0,
     };
+    this.iif = env.sourceIsLocal ? '' : (packet.iifname ?? 'eth0');
     this.local = new Set(env.localAddresses.map((a) => parseIp(a)).filter((a) => a !== undefined).map((a) => `${a.family}:${a.value}`));
   }
 
@@ -324,6 +336,7 @@ class Branch {
     if (this.isLocal(this.st.fam, this.st.dst)) {
       // A locally generated packet to a local address comes back in through `lo`.
       this.steps.push({ kind: 'route', daddr: dstText(), to: 'loopback' });
+      this.iif = 'lo';
       return this.hook('prerouting', true) ?? this.hook('input', true);
     }
     this.steps.push({ kind: 'route', daddr: dstText(), to: 'output' });
@@ -356,7 +369,7 @@ class Branch {
       }
       this.natThisHook = false;
       const base = e.chain.base as NonNullable<Chain['base']>;
-      this.steps.push({
+      const step: Extract<TraceStep, { kind: 'chain' }> = {
         kind: 'chain',
         hook,
         table: e.table.name,
@@ -365,8 +378,12 @@ class Branch {
         type: base.type,
         prio: base.prio,
         ...(loopback ? { loopback } : {}),
-      });
+        rules: 0,
+      };
+      this.steps.push(step);
+      const before = this.rulesRun;
       const t = this.chain(e.table, e.chain);
+      step.rules = this.rulesRun - before;
       if (t) return t;
       if (e.nat && this.natThisHook && manip) this.natDone[manip] = true;
     }
@@ -599,6 +616,9 @@ class Branch {
       details.push({ kind: 'lookup', expr: printExpr(s.left), key: showKey(left), set: `@${r.name}`, found, negated });
     } else if (r.kind === 'anonset') {
       found = r.elements.some((e) => patternMatches(pattern(e), left));
+    } else if (r.kind === 'const' && isWildcard(r.value) && left.length === 1 && left[0]?.t === 'sym') {
+      // nft's interface-name wildcard: "veth*" matches every name starting with "veth".
+      found = left[0].v.startsWith(r.value.slice(0, -1));
     } else if (r.kind === 'const') {
       found = patternMatches(pattern(r.value), left);
     } else {
@@ -620,6 +640,7 @@ class Branch {
       case 'meta':
         if (e.key === 'l4proto') return [{ t: 'num', v: st.proto, as: 'proto' }];
         if (e.key === 'mark') return [{ t: 'num', v: BigInt(st.mark), as: 'mark' }];
+        if (e.key === 'iifname') return [{ t: 'sym', v: this.iif }];
         return [{ t: 'sym', v: st.fam === 4 ? 'ipv4' : 'ipv6' }];
       case 'ct':
         // First packet of a connection: state new, no status bits of interest.

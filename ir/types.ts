@@ -41,7 +41,8 @@ export type PayloadField =
 
 export type Expr =
   | { kind: 'payload'; protocol: PayloadField['protocol']; field: PayloadField['field'] }
-  | { kind: 'meta'; key: 'l4proto' | 'mark' | 'nfproto' }
+  /** iifname: the input interface's name ("" on the output path); a constant ending in `*` is a prefix match. */
+  | { kind: 'meta'; key: 'l4proto' | 'mark' | 'nfproto' | 'iifname' }
   | { kind: 'ct'; key: 'state' | 'status' }
   /** fib lookup of saddr/daddr returning the address type (local, unicast, ...). */
   | { kind: 'fib'; lookup: 'saddr' | 'daddr'; result: 'type' }

@@ -3,6 +3,7 @@
 // proxy.CategorizeEndpoints and the has*/uses* booleans at the top of syncProxyRules, so the
 // baselines make the same choices kube-proxy makes.
 
+import { parseCidr } from '../../ir/ip.js';
 import { categorizeEndpoints } from '../model/categorize.js';
 import type { CompileOptions, Endpoint, IpFamily, ServicePort } from '../model/types.js';
 import { endpointString, servicePortName } from './names.js';
@@ -97,5 +98,5 @@ export function goMarkString(bit: number): string {
 
 /** The pod CIDR of this family used by kube-proxy's ClusterCIDR local-traffic detector. */
 export function localDetectorCidr(opts: Pick<CompileOptions, 'clusterCIDRs'>, family: IpFamily): string | undefined {
-  return opts.clusterCIDRs.find((c) => (c.includes(':') ? 6 : 4) === family);
+  return opts.clusterCIDRs.find((c) => parseCidr(c)?.family === family);
 }

@@ -4,7 +4,7 @@
 // its order between services is random; within a chain everything else is deterministic).
 
 import type { CompileOptions, IpFamily, ServicePort } from '../model/types.js';
-import { cidrContains, cidrFamily } from './cidr.js';
+import { cidrContains, ipFamily, parseCidr } from '../../ir/ip.js';
 import { endpointString, iptablesEndpointChain, iptablesServiceChain, isIptablesServiceChain } from './names.js';
 import { goMarkString, localDetectorCidr, planServicePorts, type KubeProxyServicePlan } from './plan.js';
 import { kubeProxyProbability } from './probability.js';
@@ -52,9 +52,9 @@ interface Rendered {
 }
 
 function effectiveFlags(opts: IptablesOptions, family: IpFamily) {
-  const npaCidrs = opts.nodePortAddresses.filter((c) => cidrFamily(c) === family);
+  const npaCidrs = opts.nodePortAddresses.filter((c) => parseCidr(c)?.family === family);
   const matchAll = npaCidrs.length === 0 || npaCidrs.some((c) => c.endsWith('/0'));
-  const allNpa = opts.nodePortAddresses.filter((c) => cidrFamily(c) === 4);
+  const allNpa = opts.nodePortAddresses.filter((c) => parseCidr(c)?.family === 4);
   const containsV4Loopback = allNpa.length === 0 || allNpa.some((c) => cidrContains(c, '127.0.0.1') || c.endsWith('/0'));
   const localhostNodePorts = family === 4 && (opts.localhostNodePorts ?? true) && containsV4Loopback;
   return {
@@ -100,7 +100,7 @@ function render(sps: ServicePort[], opts: IptablesOptions, family: IpFamily, ctl
   const largeClusterMode = totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
   const svcComment = (c: string): string => (largeClusterMode ? '' : ` -m comment --comment ${c}`);
   const localCidr = localDetectorCidr(opts, family);
-  const nodeIP = opts.nodeIPs.find((ip) => (ip.includes(':') ? 6 : 4) === family);
+  const nodeIP = opts.nodeIPs.find((ip) => ipFamily(ip) === family);
 
   for (const p of plans) writeService(p);
 
@@ -291,7 +291,7 @@ function render(sps: ServicePort[], opts: IptablesOptions, family: IpFamily, ctl
     else if (!flags.localhostNodePorts) destinations += ' ! -d 127.0.0.0/8';
     b.natRules.push(`-A KUBE-SERVICES -m comment --comment ${nodePortsComment} ${destinations} -j KUBE-NODEPORTS`);
   } else {
-    const nodeIPs = opts.nodeIPs.filter((ip) => (ip.includes(':') ? 6 : 4) === family && flags.npaCidrs.some((c) => cidrContains(c, ip)));
+    const nodeIPs = opts.nodeIPs.filter((ip) => ipFamily(ip) === family && flags.npaCidrs.some((c) => cidrContains(c, ip)));
     for (const ip of nodeIPs) {
       const loopback = isIPv6 ? ip === '::1' : cidrContains('127.0.0.0/8', ip);
       if (loopback && (isIPv6 || !flags.localhostNodePorts)) continue;
@@ -386,11 +386,6 @@ function changedServices(before: ServicePort[], after: ServicePort[], family: Ip
   const changed = new Set<string>();
   for (const k of new Set([...a.keys(), ...b.keys()])) if (a.get(k) !== b.get(k)) changed.add(k);
   return changed;
-}
-
-/** The nat chains a full restore of `sps` declares (what `iptables-save` would list as ours). */
-export function iptablesNatChains(sps: ServicePort[], opts: IptablesOptions, family: IpFamily = 4): string[] {
-  return [...render(sps, opts, family, {}).activeNatChains];
 }
 
 /**

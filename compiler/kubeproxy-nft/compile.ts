@@ -4,7 +4,8 @@
 // benchmark compares two rulesets that differ only in layout.
 
 import type { Chain, Element, Expr, Family, Rule, Ruleset, SetDef, Stmt, Table, Value, Verdict } from '../../ir/types.js';
-import { cidrContains, cidrFamily } from '../iptables/cidr.js';
+import { cidrContains, ipFamily, parseCidr } from '../../ir/ip.js';
+import { daddr as daddrOf, dport, fibType, gotoStmt, jump, konst, l4proto, mark, match, rule, saddr as saddrOf, set, verdict } from '../ir-build.js';
 import { localDetectorCidr, planServicePorts, type KubeProxyServicePlan } from '../iptables/plan.js';
 import type { CompileOptions, IpFamily, ServicePort } from '../model/types.js';
 import { kubeProxyNftChain } from './names.js';
@@ -40,17 +41,8 @@ const S = {
   firewallIPs: 'firewall-ips',
 } as const;
 
-// --- small IR builders -----------------------------------------------------------------------
-const k = (value: Value): Expr => ({ kind: 'const', value });
-const match = (left: Expr, right: Expr, op: '==' | '!=' = '=='): Stmt => ({ kind: 'match', left, op, right });
-const verdict = (v: Verdict): Stmt => ({ kind: 'verdict', verdict: v });
-const jump = (target: string): Stmt => verdict({ kind: 'jump', target });
-const goto = (target: string): Stmt => verdict({ kind: 'goto', target });
-const meta = (key: 'l4proto' | 'mark'): Expr => ({ kind: 'meta', key });
-const dport: Expr = { kind: 'payload', protocol: 'th', field: 'dport' };
 // `ct state new`: nft's implicit operator for a bitmask type is `in` (a flag test).
-const ctNew: Stmt = { kind: 'match', left: { kind: 'ct', key: 'state' }, op: 'in', right: k('new') };
-const rule = (stmts: Stmt[], comment?: string): Rule => (comment === undefined ? { stmts } : { stmts, comment });
+const ctNew: Stmt = match({ kind: 'ct', key: 'state' }, 'in', konst('new'));
 
 function prefixValue(cidr: string): Value {
   const [addr, len] = cidr.split('/');
@@ -71,14 +63,14 @@ export function compileKubeProxyNft(sps: ServicePort[], opts: KubeProxyNftOption
 function compileTable(sps: ServicePort[], opts: CompileOptions, family: IpFamily): Table {
   const ipX: Family = family === 6 ? 'ip6' : 'ip';
   const addrType = family === 6 ? 'ipv6_addr' : 'ipv4_addr';
-  const daddr: Expr = { kind: 'payload', protocol: ipX, field: 'daddr' };
-  const saddr: Expr = { kind: 'payload', protocol: ipX, field: 'saddr' };
-  const noLocalhost = match(daddr, k(family === 6 ? '::1' : prefixValue('127.0.0.0/8')), '!=');
+  const daddr = daddrOf(ipX);
+  const saddr = saddrOf(ipX);
+  const noLocalhost = match(daddr, '!=', konst(family === 6 ? '::1' : prefixValue('127.0.0.0/8')));
   const markBit = 2 ** opts.masqueradeBit;
-  const npaCidrs = opts.nodePortAddresses.filter((c) => cidrFamily(c) === family);
+  const npaCidrs = opts.nodePortAddresses.filter((c) => parseCidr(c)?.family === family);
   const matchAll = npaCidrs.length === 0 || npaCidrs.some((c) => c.endsWith('/0'));
   const localCidr = localDetectorCidr(opts, family);
-  const nodeIP = opts.nodeIPs.find((ip) => (ip.includes(':') ? 6 : 4) === family);
+  const nodeIP = opts.nodeIPs.find((ip) => ipFamily(ip) === family);
 
   const chains = new Map<string, Chain>();
   const chain = (name: string): Chain => {
@@ -124,25 +116,25 @@ function compileTable(sps: ServicePort[], opts: CompileOptions, family: IpFamily
   }
   for (const c of [C.services, C.clusterIPsCheck, C.masquerading, C.markMasq]) chain(c);
 
-  add(C.markMasq, rule([{ kind: 'setmark', value: { kind: 'or', left: meta('mark'), bits: markBit } }]));
-  add(C.masquerading, rule([match({ kind: 'and', left: meta('mark'), mask: markBit }, k(0)), verdict({ kind: 'return' })]));
-  add(C.masquerading, rule([{ kind: 'setmark', value: { kind: 'xor', left: meta('mark'), bits: markBit } }]));
+  add(C.markMasq, rule([{ kind: 'setmark', value: { kind: 'or', left: mark, bits: markBit } }]));
+  add(C.masquerading, rule([match({ kind: 'and', left: mark, mask: markBit }, '==', konst(0)), verdict({ kind: 'return' })]));
+  add(C.masquerading, rule([{ kind: 'setmark', value: { kind: 'xor', left: mark, bits: markBit } }]));
   add(C.masquerading, rule([{ kind: 'masquerade', fullyRandom: true }]));
 
   const sets: SetDef[] = [];
   const clusterIPs: SetDef = { name: S.clusterIPs, keyType: [addrType], elements: [] };
   sets.push(clusterIPs);
-  add(C.clusterIPsCheck, rule([match(daddr, { kind: 'setref', name: S.clusterIPs }), { kind: 'reject', with: 'icmpx-port-unreachable' }], 'Reject traffic to invalid ports of ClusterIPs'));
+  add(C.clusterIPsCheck, rule([match(daddr, '==', set(S.clusterIPs)), { kind: 'reject', with: 'icmpx-port-unreachable' }], 'Reject traffic to invalid ports of ClusterIPs'));
 
   if (!matchAll) {
     const ips = opts.nodeIPs.filter(
-      (ip) => (ip.includes(':') ? 6 : 4) === family && npaCidrs.some((c) => cidrContains(c, ip)) && !(family === 4 ? cidrContains('127.0.0.0/8', ip) : ip === '::1'),
+      (ip) => ipFamily(ip) === family && npaCidrs.some((c) => cidrContains(c, ip)) && !(family === 4 ? cidrContains('127.0.0.0/8', ip) : ip === '::1'),
     );
     sets.push({ name: S.nodePortIPs, keyType: [addrType], elements: ips.map((ip) => ({ key: ip })) });
   }
 
-  const svcKey: Expr = { kind: 'concat', parts: [daddr, meta('l4proto'), dport] };
-  const npKey: Expr = { kind: 'concat', parts: [meta('l4proto'), dport] };
+  const svcKey: Expr = { kind: 'concat', parts: [daddr, l4proto, dport] };
+  const npKey: Expr = { kind: 'concat', parts: [l4proto, dport] };
   const noEndpointServices: SetDef = { name: S.noEndpointServices, keyType: [addrType, 'inet_proto', 'inet_service'], dataType: 'verdict', elements: [] };
   const noEndpointNodePorts: SetDef = { name: S.noEndpointNodePorts, keyType: ['inet_proto', 'inet_service'], dataType: 'verdict', elements: [] };
   sets.push(noEndpointServices, noEndpointNodePorts);
@@ -151,7 +143,7 @@ function compileTable(sps: ServicePort[], opts: CompileOptions, family: IpFamily
   add(C.serviceEndpointsCheck, rule([{ kind: 'vmap', key: svcKey, map: S.noEndpointServices }]));
   add(
     C.nodePortEndpointsCheck,
-    rule(matchAll ? [noLocalhost, { kind: 'vmap', key: npKey, map: S.noEndpointNodePorts }] : [match(daddr, { kind: 'setref', name: S.nodePortIPs }), { kind: 'vmap', key: npKey, map: S.noEndpointNodePorts }]),
+    rule(matchAll ? [noLocalhost, { kind: 'vmap', key: npKey, map: S.noEndpointNodePorts }] : [match(daddr, '==', set(S.nodePortIPs)), { kind: 'vmap', key: npKey, map: S.noEndpointNodePorts }]),
   );
 
   const firewallIPs: SetDef = { name: S.firewallIPs, keyType: [addrType, 'inet_proto', 'inet_service'], dataType: 'verdict', elements: [] };
@@ -166,8 +158,8 @@ function compileTable(sps: ServicePort[], opts: CompileOptions, family: IpFamily
     C.services,
     rule(
       matchAll
-        ? [match({ kind: 'fib', lookup: 'daddr', result: 'type' }, k('local')), noLocalhost, { kind: 'vmap', key: npKey, map: S.serviceNodePorts }]
-        : [match(daddr, { kind: 'setref', name: S.nodePortIPs }), { kind: 'vmap', key: npKey, map: S.serviceNodePorts }],
+        ? [match(fibType('daddr'), '==', konst('local')), noLocalhost, { kind: 'vmap', key: npKey, map: S.serviceNodePorts }]
+        : [match(daddr, '==', set(S.nodePortIPs)), { kind: 'vmap', key: npKey, map: S.serviceNodePorts }],
     ),
   );
 
@@ -234,20 +226,20 @@ function compileTable(sps: ServicePort[], opts: CompileOptions, family: IpFamily
     }
 
     if (p.hasInternalEndpoints) {
-      const head = [match(daddr, k(p.clusterIP)), match(meta('l4proto'), k(proto)), match(dport, k(sp.port))];
+      const head = [match(daddr, '==', konst(p.clusterIP)), match(l4proto, '==', konst(proto)), match(dport, '==', konst(sp.port))];
       if (opts.masqueradeAll) add(internalTrafficChain, rule([...head, jump(C.markMasq)]));
-      else if (localCidr !== undefined) add(internalTrafficChain, rule([...head, match(saddr, k(prefixValue(localCidr)), '!='), jump(C.markMasq)]));
+      else if (localCidr !== undefined) add(internalTrafficChain, rule([...head, match(saddr, '!=', konst(prefixValue(localCidr))), jump(C.markMasq)]));
     }
 
     if (p.usesExternalTrafficChain) {
       if (!p.externalPolicyLocal) add(extChain, rule([jump(C.markMasq)]));
       else {
-        if (localCidr !== undefined) add(extChain, rule([match(saddr, k(prefixValue(localCidr))), goto(svcChain)], 'short-circuit pod traffic'));
-        const fibLocal = match({ kind: 'fib', lookup: 'saddr', result: 'type' }, k('local'));
+        if (localCidr !== undefined) add(extChain, rule([match(saddr, '==', konst(prefixValue(localCidr))), gotoStmt(svcChain)], 'short-circuit pod traffic'));
+        const fibLocal = match(fibType('saddr'), '==', konst('local'));
         add(extChain, rule([fibLocal, jump(C.markMasq)], 'masquerade local traffic'));
-        add(extChain, rule([fibLocal, goto(svcChain)], 'short-circuit local traffic'));
+        add(extChain, rule([fibLocal, gotoStmt(svcChain)], 'short-circuit local traffic'));
       }
-      if (p.hasExternalEndpoints) add(extChain, rule([goto(externalPolicyChain)]));
+      if (p.hasExternalEndpoints) add(extChain, rule([gotoStmt(externalPolicyChain)]));
     }
 
     if (usesFWChain) {
@@ -258,7 +250,7 @@ function compileTable(sps: ServicePort[], opts: CompileOptions, family: IpFamily
         if (nodeIP !== undefined && cidrContains(cidr, nodeIP)) allowFromNode = true;
       }
       if (allowFromNode) for (const lbip of sp.loadBalancerIPs) sources.push(lbip);
-      add(fwChain, rule([match(saddr, { kind: 'anonset', elements: sources }, '!='), verdict({ kind: 'drop' })]));
+      add(fwChain, rule([match(saddr, '!=', { kind: 'anonset', elements: sources }), verdict({ kind: 'drop' })]));
     }
 
     if (sp.sessionAffinity !== undefined) {
@@ -276,7 +268,7 @@ function compileTable(sps: ServicePort[], opts: CompileOptions, family: IpFamily
 
     const toEndpoints = (c: string, eps: KubeProxyServicePlan['clusterEndpoints']): void => {
       if (sp.sessionAffinity !== undefined) {
-        for (const ep of eps) add(c, rule([match(saddr, { kind: 'setref', name: kubeProxyNftChain.affinity(sp, ep) }), goto(kubeProxyNftChain.endpoint(sp, ep))]));
+        for (const ep of eps) add(c, rule([match(saddr, '==', set(kubeProxyNftChain.affinity(sp, ep))), gotoStmt(kubeProxyNftChain.endpoint(sp, ep))]));
       }
       add(c, rule([{ kind: 'anonvmap', key: { kind: 'numgen', mod: eps.length }, entries: eps.map((ep, i) => [i, { kind: 'goto', target: kubeProxyNftChain.endpoint(sp, ep) }]) }]));
     };
@@ -285,9 +277,9 @@ function compileTable(sps: ServicePort[], opts: CompileOptions, family: IpFamily
 
     for (const ep of p.reachableEndpoints) {
       const epChain = kubeProxyNftChain.endpoint(sp, ep);
-      add(epChain, rule([match(saddr, k(ep.ip)), jump(C.markMasq)]));
+      add(epChain, rule([match(saddr, '==', konst(ep.ip)), jump(C.markMasq)]));
       if (sp.sessionAffinity !== undefined) add(epChain, rule([{ kind: 'setupdate', set: kubeProxyNftChain.affinity(sp, ep), elem: saddr }]));
-      add(epChain, rule([match(meta('l4proto'), k(proto)), { kind: 'dnat', family: ipX, addr: k(ep.ip), port: k(ep.port) }]));
+      add(epChain, rule([match(l4proto, '==', konst(proto)), { kind: 'dnat', family: ipX, addr: konst(ep.ip), port: konst(ep.port) }]));
     }
   }
 

@@ -9,8 +9,9 @@
 // resolved named and numeric targetPorts per pod). Only the first address of an endpoint counts.
 
 import type { z } from 'zod';
-import { bigIntToIp, ipFamily, ipSortKey, normalizeCidr, normalizeIp, parseCidr, parseIp } from '../../ir/ip.js';
+import { bigIntToIp, cidrContains, ipFamily, ipSortKey, normalizeCidr, normalizeIp, parseCidr, parseIp } from '../../ir/ip.js';
 import { categorizeEndpoints } from './categorize.js';
+import { resolveConflicts } from './conflicts.js';
 import {
   SERVICE_NAME_LABEL,
   ZONE_LABEL,
@@ -20,6 +21,7 @@ import {
   endpointSliceSchema,
   nodeAddressSchema,
   nodeSchema,
+  serviceCIDRSchema,
   serviceSchema,
   type ServiceObject,
 } from './schema.js';
@@ -170,6 +172,10 @@ function parseSlice(raw: Record<string, unknown>, log: ProblemLog): { service: s
       log.addIssues(id, ['ports', i], r.error);
       return;
     }
+    if (r.data.name === undefined) {
+      log.add(id, formatPath(['ports', i, 'name']), 'required field is missing (expected a port name, "" for an unnamed port; kube-proxy ignores ports without one); port skipped');
+      return;
+    }
     if (r.data.port === undefined) return;
     const p: SlicePort = { name: r.data.name, protocol: toProtocol(r.data.protocol), port: r.data.port };
     const dup = ports.findIndex((q) => q.name === p.name && q.protocol === p.protocol);
@@ -210,6 +216,8 @@ function parseSlice(raw: Record<string, unknown>, log: ProblemLog): { service: s
     if (ep.zone !== undefined) out.zone = ep.zone;
     const zones = ep.hints?.forZones?.map((z) => z.name);
     if (zones !== undefined && zones.length > 0) out.hintZones = zones;
+    const hintNodes = ep.hints?.forNodes?.map((n) => n.name);
+    if (hintNodes !== undefined && hintNodes.length > 0) out.hintNodes = hintNodes;
     endpoints.push(out);
   });
 
@@ -253,9 +261,47 @@ function resolveNode(nodes: Map<string, Record<string, unknown>>, options: Compi
     });
   }
   info.addresses = addresses;
+  if (node !== undefined && nodeId !== undefined) {
+    const primary = primaryIPsOf(node.status.addresses);
+    if (primary.length > 0) info.primaryIPs = primary;
+    const podCIDRs: string[] = [];
+    node.spec.podCIDRs.forEach((c, i) => {
+      const n = typeof c === 'string' ? normalizeCidr(c) : undefined;
+      if (n === undefined) log.add(nodeId, formatPath(['spec', 'podCIDRs', i]), `expected a CIDR such as 10.244.1.0/24, got ${JSON.stringify(c)}; ignored`);
+      else if (!podCIDRs.includes(n)) podCIDRs.push(n);
+    });
+    if (podCIDRs.length > 0) info.podCIDRs = podCIDRs;
+  }
   return info;
 }
 
+/**
+ * The node's primary IP of each family, as kube-proxy picks its node IPs from the Node object
+ * (k8s.io/component-helpers GetNodeHostIPs): InternalIPs first, then ExternalIPs, the first of
+ * each family. Invalid entries were reported by resolveNode and are skipped here.
+ */
+function primaryIPsOf(rawAddresses: unknown[]): string[] {
+  const parsed = rawAddresses.map((a) => nodeAddressSchema.safeParse(a)).flatMap((r) => (r.success ? [r.data] : []));
+  const ordered = [...parsed.filter((a) => a.type === 'InternalIP'), ...parsed.filter((a) => a.type === 'ExternalIP')];
+  const out: string[] = [];
+  for (const family of [4, 6] as const) {
+    for (const a of ordered) {
+      const ip = normalizeIp(a.address);
+      if (ip !== undefined && ipFamily(ip) === family) {
+        out.push(ip);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The endpoints of one service port from all slices of its service. Duplicates are the same
+ * `ip:port` (kube-proxy's endpointslicecache addEndpoints): the same address with two target
+ * ports, e.g. from an old and a new slice during a rollout, is two endpoints. Among copies of one
+ * `ip:port` a local one wins (as in kube-proxy), then a ready one, then the first.
+ */
 function mergeEndpoints(slices: EndpointSliceInfo[], family: IpFamily, portName: string, protocol: Protocol, nodeName: string | undefined): Endpoint[] {
   const byIp = new Map<string, Endpoint>();
   for (const slice of slices) {
@@ -263,20 +309,23 @@ function mergeEndpoints(slices: EndpointSliceInfo[], family: IpFamily, portName:
     const sp = slice.ports.find((p) => p.name === portName && p.protocol === protocol);
     if (sp === undefined) continue;
     for (const e of slice.endpoints) {
-      const prev = byIp.get(e.ip);
-      if (prev !== undefined && (prev.ready || !e.ready)) continue; // first wins, but a ready copy beats a non-ready one
+      const id = `${e.ip} ${sp.port}`;
+      const prev = byIp.get(id);
+      const isLocal = nodeName !== undefined && e.nodeName === nodeName;
+      if (prev !== undefined && (prev.isLocal || !isLocal) && (prev.isLocal !== isLocal || prev.ready || !e.ready)) continue;
       const ep: Endpoint = {
         ip: e.ip,
         port: sp.port,
         ready: e.ready,
         serving: e.serving,
         terminating: e.terminating,
-        isLocal: nodeName !== undefined && e.nodeName === nodeName,
+        isLocal,
       };
       if (e.nodeName !== undefined) ep.nodeName = e.nodeName;
       if (e.zone !== undefined) ep.zone = e.zone;
       if (e.hintZones !== undefined) ep.hintZones = [...e.hintZones];
-      byIp.set(e.ip, ep);
+      if (e.hintNodes !== undefined) ep.hintNodes = [...e.hintNodes];
+      byIp.set(id, ep);
     }
   }
   // Decorate-sort: parsing addresses inside the comparator would dominate at scale.
@@ -295,6 +344,25 @@ function uniqueOfFamily(values: string[], family: IpFamily, normalize: (s: strin
     if (fam === family) out.push(n);
   }
   return out;
+}
+
+/**
+ * Source ranges without the ones another range contains (`10.1.0.0/16` inside `10.0.0.0/8`,
+ * anything inside `0.0.0.0/0`): an interval set refuses overlapping intervals, and the
+ * contained range allows nothing the outer one does not. Input order kept.
+ */
+export function outermostRanges(cidrs: string[]): string[] {
+  const parsed = cidrs.map((c) => ({ c, p: parseCidr(c) }));
+  return parsed
+    .filter(({ c, p }, i) => {
+      if (p === undefined) return false;
+      return !parsed.some((o, j) => {
+        if (j === i || o.p === undefined || o.p.len > p.len) return false;
+        // Equal prefixes were deduplicated already; a strictly shorter one that contains us wins.
+        return o.p.len < p.len && cidrContains(o.c, p.addr);
+      });
+    })
+    .map(({ c }) => c);
 }
 
 function servicePortsOf(svc: ServiceObject, slices: EndpointSliceInfo[], node: NodeInfo): ServicePort[] {
@@ -317,6 +385,7 @@ function servicePortsOf(svc: ServiceObject, slices: EndpointSliceInfo[], node: N
     .map((ip) => ({ ip, family: ipFamily(ip) as IpFamily }))
     .sort((a, b) => a.family - b.family);
   for (const { ip, family } of families) {
+    const lbOfFamily = uniqueOfFamily(lbIPs, family, normalizeIp);
     for (const p of spec.ports) {
       const protocol = toProtocol(p.protocol);
       const endpoints = mergeEndpoints(slices, family, p.name, protocol, node.name);
@@ -326,14 +395,17 @@ function servicePortsOf(svc: ServiceObject, slices: EndpointSliceInfo[], node: N
         id: p.name ? `${metadata.namespace}/${metadata.name}:${p.name}` : `${metadata.namespace}/${metadata.name}`,
         namespace: metadata.namespace,
         name: metadata.name,
+        ...(metadata.creationTimestamp !== undefined ? { creationTimestamp: metadata.creationTimestamp } : {}),
         portName: p.name,
         protocol,
         family,
         clusterIP: ip,
         port: p.port,
-        externalIPs: uniqueOfFamily(spec.externalIPs, family, normalizeIp),
-        loadBalancerIPs: uniqueOfFamily(lbIPs, family, normalizeIp),
-        loadBalancerSourceRanges: uniqueOfFamily(spec.loadBalancerSourceRanges, family, normalizeCidr),
+        // An address that is both an externalIP and an LB ingress IP is one key: kept as the LB IP
+        // (which carries the loadBalancerSourceRanges firewall), listed once.
+        externalIPs: uniqueOfFamily(spec.externalIPs, family, normalizeIp).filter((x) => !lbOfFamily.includes(x)),
+        loadBalancerIPs: lbOfFamily,
+        loadBalancerSourceRanges: outermostRanges(uniqueOfFamily(spec.loadBalancerSourceRanges, family, normalizeCidr)),
         externalTrafficPolicy: spec.externalTrafficPolicy,
         internalTrafficPolicy: spec.internalTrafficPolicy,
         endpoints,
@@ -355,14 +427,27 @@ const KIND_API_VERSIONS: Record<string, (apiVersion: unknown) => boolean> = {
   Service: (v) => v === undefined || v === 'v1',
   EndpointSlice: (v) => v === undefined || (typeof v === 'string' && v.startsWith('discovery.k8s.io/')),
   Node: (v) => v === undefined || v === 'v1',
+  ServiceCIDR: (v) => typeof v === 'string' && v.startsWith('networking.k8s.io/'),
 };
 
+/** Kubernetes objects → the resolved service model (every map/set key has one owner). */
 export function buildModel(objects: readonly unknown[], options: CompileOptions = defaultCompileOptions): ClusterModel {
+  const model = buildUnresolvedModel(objects, options);
+  const resolved = resolveConflicts(model.servicePorts);
+  return { ...model, servicePorts: resolved.servicePorts, conflicts: resolved.conflicts };
+}
+
+/**
+ * The model before conflict resolution (`conflicts` is empty): for callers that assemble the
+ * model from parts and resolve it themselves with a ConflictResolver (the daemon's ModelCache).
+ */
+export function buildUnresolvedModel(objects: readonly unknown[], options: CompileOptions = defaultCompileOptions): ClusterModel {
   const log = new ProblemLog();
   const services = new Map<string, ServiceObject>();
   const slicesByService = new Map<string, EndpointSliceInfo[]>();
   const sliceNames = new Set<string>();
   const nodes = new Map<string, Record<string, unknown>>();
+  const serviceCIDRs: string[] = [];
 
   objects.forEach((input, index) => {
     const obj = dropNulls(input);
@@ -404,6 +489,9 @@ export function buildModel(objects: readonly unknown[], options: CompileOptions 
       const list = slicesByService.get(parsed.service) ?? [];
       list.push(parsed.slice);
       slicesByService.set(parsed.service, list);
+    } else if (kind === 'ServiceCIDR') {
+      const r = parseServiceCIDR(obj, log);
+      for (const c of r) if (!serviceCIDRs.includes(c)) serviceCIDRs.push(c);
     } else {
       const md = obj['metadata'];
       const name = isRecord(md) && typeof md['name'] === 'string' ? md['name'] : undefined;
@@ -421,48 +509,17 @@ export function buildModel(objects: readonly unknown[], options: CompileOptions 
     // servicePortsFor sorts slices by name so that "first seen wins" does not depend on input order.
     servicePorts.push(...servicePortsFor(svc, slicesByService.get(key) ?? [], node));
   }
-  return { servicePorts, node, problems: log.problems };
+  return { servicePorts, node, problems: log.problems, conflicts: [], serviceCIDRs };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Per-object entry points, for callers that keep state between syncs (the watch-driven proxier):
-// validate one object when it changes, rebuild only the service ports of the services it touches.
-// buildModel is exactly these steps over a whole snapshot.
-
-export interface Validated<T> {
-  value?: T;
-  problems: Problem[];
-}
-
-/** Validates one v1 Service; `value` is undefined when it is invalid (see `problems`). */
-export function validateService(raw: unknown): Validated<ServiceObject> {
-  const log = new ProblemLog();
-  const obj = dropNulls(raw);
-  if (!isRecord(obj)) return { problems: [{ kind: 'Service', message: 'expected a Service object' }] };
-  const r = serviceSchema.safeParse(obj);
-  if (!r.success) log.addIssues(identityOf('Service', obj, true), [], r.error);
-  return r.success ? { value: r.data, problems: log.problems } : { problems: log.problems };
-}
-
-/**
- * Validates one EndpointSlice. `value` is undefined for FQDN slices and invalid ones; `service`
- * is the `namespace/name` key of the Service it belongs to.
- */
-export function validateEndpointSlice(raw: unknown): Validated<{ service: string; slice: EndpointSliceInfo }> {
-  const log = new ProblemLog();
-  const obj = dropNulls(raw);
-  if (!isRecord(obj)) return { problems: [{ kind: 'EndpointSlice', message: 'expected an EndpointSlice object' }] };
-  const parsed = parseSlice(obj, log);
-  return parsed === undefined ? { problems: log.problems } : { value: parsed, problems: log.problems };
-}
-
-/** Node facts from the options and (when it is the node we compile for) the Node object. */
-export function nodeInfoFrom(nodeObject: unknown, options: CompileOptions): Validated<NodeInfo> {
-  const log = new ProblemLog();
-  const obj = dropNulls(nodeObject);
-  const nodes = new Map<string, Record<string, unknown>>();
-  if (isRecord(obj) && options.nodeName !== undefined) nodes.set(options.nodeName, obj);
-  return { value: resolveNode(nodes, options, log), problems: log.problems };
+/** The normalised CIDRs of one ServiceCIDR object; nothing (and a Problem) when it is invalid. */
+function parseServiceCIDR(obj: Record<string, unknown>, log: ProblemLog): string[] {
+  const r = serviceCIDRSchema.safeParse(obj);
+  if (!r.success) {
+    log.addIssues(identityOf('ServiceCIDR', obj, false), [], r.error);
+    return [];
+  }
+  return r.data.spec.cidrs.map((c) => normalizeCidr(c)).filter((c): c is string => c !== undefined);
 }
 
 /** The service ports of one validated Service, from the validated slices that name it. */

@@ -2,17 +2,16 @@
 export { loadObjects, InputError, type LoadedObjects } from './load.js';
 export {
   buildModel,
+  buildUnresolvedModel,
+  outermostRanges,
   formatPath,
-  validateService,
-  validateEndpointSlice,
-  nodeInfoFrom,
   servicePortsFor,
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
   type EndpointSliceInfo,
   type SlicePort,
   type SliceEndpoint,
-  type Validated,
 } from './build.js';
+export { ConflictResolver, resolveConflicts, serviceGroup } from './conflicts.js';
 export { categorizeEndpoints, useZoneHints, type EndpointCategories } from './categorize.js';
 export {
   serviceSchema,

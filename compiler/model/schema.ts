@@ -89,7 +89,16 @@ const ipFamilyName = z.enum(['IPv4', 'IPv6'], { error: 'expected IP family IPv4 
 
 export const serviceSchema = z
   .object({
-    metadata: z.object({ name: dnsLabel, namespace }, expecting('metadata with a name')),
+    metadata: z.object(
+      {
+        name: dnsLabel,
+        namespace,
+        // Decides conflicts between Services (compiler/model/conflicts.ts); a malformed one only
+        // makes the Service count as the newest, it does not invalidate it.
+        creationTimestamp: z.string().optional().catch(undefined),
+      },
+      expecting('metadata with a name'),
+    ),
     spec: z.object(
       {
         type: z
@@ -244,8 +253,9 @@ export const endpointSliceSchema = z.object({
 });
 
 export const endpointPortSchema = z.object({
-  // The endpoint controller always sets a name ("" for an unnamed port); hand-written slices omit it.
-  name: z.string(expecting('a port name')).default(''),
+  // The endpoint controller always sets a name ("" for an unnamed port). kube-proxy ignores a
+  // port without one (endpointslicecache.go, "Ignoring port with nil name"), and so do we.
+  name: z.string(expecting('a port name')).optional(),
   protocol,
   // A nil port means "all ports" in the API, which kube-proxy does not implement: such ports are skipped.
   port: portNumber.optional(),
@@ -267,6 +277,7 @@ export const endpointSchema = z.object({
   hints: z
     .object({
       forZones: z.array(z.object({ name: z.string(expecting('a zone name')) })).optional(),
+      forNodes: z.array(z.object({ name: z.string(expecting('a node name')) })).optional(),
     })
     .optional(),
 });
@@ -286,10 +297,37 @@ export const nodeSchema = z.object({
     },
     expecting('metadata with a name'),
   ),
+  spec: z
+    // Items are checked one by one (build.ts): one bad CIDR must not cost the Node its addresses.
+    .object({ podCIDRs: z.array(z.unknown(), expecting('a list of CIDRs')).default([]) })
+    .default({ podCIDRs: [] }),
   status: z
     .object({ addresses: z.array(z.unknown(), expecting('a list of addresses')).default([]) })
     .default({ addresses: [] }),
 });
+
+// ---------------------------------------------------------------------------------------------
+// ServiceCIDR (networking.k8s.io/v1): the ranges cluster IPs are allocated from.
+
+export const serviceCIDRSchema = z.object({
+  metadata: z.object({ name: dnsSubdomain }, expecting('metadata with a name')),
+  spec: z.object(
+    {
+      cidrs: z
+        .array(
+          z.string(expecting('a CIDR')).refine((s) => parseCidr(s) !== undefined, {
+            error: (iss) => `expected a CIDR such as 10.96.0.0/12, got ${JSON.stringify(iss.input)}`,
+          }),
+          expecting('a list of CIDRs'),
+        )
+        .max(2, { error: 'expected at most two CIDRs (one per IP family)' })
+        .default([]),
+    },
+    expecting('a spec object'),
+  ),
+});
+
+export type ServiceCIDRObject = z.infer<typeof serviceCIDRSchema>;
 
 export const nodeAddressSchema = z.object({
   type: z.string(expecting('an address type such as InternalIP')),

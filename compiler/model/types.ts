@@ -27,6 +27,8 @@ export interface Endpoint {
   terminating: boolean;
   /** EndpointSlice hints.forZones names; undefined when the endpoint has no hints. */
   hintZones?: string[];
+  /** EndpointSlice hints.forNodes names (trafficDistribution PreferSameNode); undefined without. */
+  hintNodes?: string[];
   /** nodeName equals the node we compile for. */
   isLocal: boolean;
 }
@@ -36,10 +38,18 @@ export interface ServicePort {
   id: string;
   namespace: string;
   name: string;
+  /**
+   * The Service's metadata.creationTimestamp (RFC 3339), when known: between two user-set claims
+   * to one key the older Service wins (compiler/model/conflicts.ts).
+   */
+  creationTimestamp?: string;
   portName: string;
   protocol: Protocol;
   family: IpFamily;
-  /** The clusterIP of this family; undefined when the service has none of this family. */
+  /**
+   * The clusterIP of this family; undefined when the service has none of this family, or (in a
+   * resolved model) when another service port owns this cluster IP's `addr . proto . port` key.
+   */
   clusterIP?: string;
   port: number;
   nodePort?: number;
@@ -72,13 +82,48 @@ export interface NodeInfo {
   zone?: string;
   /** Node addresses (InternalIP/ExternalIP), both families. */
   addresses: string[];
+  /**
+   * The node's primary IP of each family (kube-proxy's node IPs: the first InternalIP of the
+   * family, else the first ExternalIP), from the Node object only. `--nodeport-addresses primary`.
+   */
+  primaryIPs?: string[];
+  /** The Node's spec.podCIDRs (normalised), for detectLocalMode NodeCIDR. */
+  podCIDRs?: string[];
+}
+
+/**
+ * Two claims to one map/set key (compiler/model/conflicts.ts): the winner keeps the key, the
+ * loser keeps everything else. Reported by the CLI as a warning and by the daemon in its log
+ * and the nftproxy_conflicting_keys gauge.
+ */
+export interface KeyConflict {
+  /** Human readable key, e.g. "10.96.0.10 tcp 53" or "nodePort tcp 30080". */
+  key: string;
+  /** Service port id (`ns/name:port`, as ServicePort.id) that keeps the key. */
+  winner: string;
+  /** Service port id that loses it. */
+  loser: string;
+  /** Why the winner wins, e.g. "an allocated cluster IP wins over an externalIP". */
+  reason: string;
 }
 
 export interface ClusterModel {
+  /** Resolved: every map/set key is claimed by exactly one service port. */
   servicePorts: ServicePort[];
   node: NodeInfo;
   problems: Problem[];
+  /** Claims dropped from servicePorts because another service port owns the key. */
+  conflicts: KeyConflict[];
+  /**
+   * The service CIDRs of the cluster, from `networking.k8s.io/v1` ServiceCIDR objects
+   * (`spec.cidrs`), normalised, both families. The lowering uses them together with
+   * CompileOptions.serviceCIDRs. Optional for hand-built models.
+   */
+  serviceCIDRs?: string[];
 }
+
+/** kube-proxy's detectLocalMode: how traffic from this node's pods is recognised. */
+export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix';
 
 export interface CompileOptions {
   /** Table name in both families. */
@@ -87,10 +132,29 @@ export interface CompileOptions {
   clusterCIDRs: string[];
   nodeName?: string;
   nodeZone?: string;
-  /** Addresses that accept NodePorts; empty = every local address. */
+  /**
+   * The node's addresses (the daemon gives its interface addresses; the CLI --node-ip). They
+   * accept NodePorts when nodePortAddresses does not restrict a family; empty = every local
+   * address (`fib daddr type local`).
+   */
   nodeIPs: string[];
-  /** kube-proxy --nodeport-addresses CIDRs; empty = no restriction beyond nodeIPs. */
+  /**
+   * kube-proxy --nodeport-addresses: CIDRs matched against the node's addresses, and/or the token
+   * `primary` (the node's primary IP of each family, from the Node object). A family with no CIDR
+   * given accepts NodePorts on every address of that family. Empty = no restriction.
+   */
   nodePortAddresses: string[];
+  /**
+   * kube-proxy's service CIDRs (`--service-cidr`, for clusters without the ServiceCIDR API).
+   * Traffic to an address inside them that is not an allocated cluster IP is dropped.
+   */
+  serviceCIDRs?: string[];
+  /** How local (pod) traffic is detected; default ClusterCIDR (clusterCIDRs). */
+  detectLocalMode?: DetectLocalMode;
+  /** detectLocalMode BridgeInterface: the pods' bridge (`iifname` equals it). */
+  podBridgeInterface?: string;
+  /** detectLocalMode InterfaceNamePrefix: the prefix of the pods' interfaces (`iifname "prefix*"`). */
+  podInterfaceNamePrefix?: string;
   masqueradeAll: boolean;
   /** Bit number (0..31) of the packet mark we own for masquerade. */
   masqueradeBit: number;
@@ -103,4 +167,6 @@ export const defaultCompileOptions: CompileOptions = {
   nodePortAddresses: [],
   masqueradeAll: false,
   masqueradeBit: 14,
+  serviceCIDRs: [],
+  detectLocalMode: 'ClusterCIDR',
 };

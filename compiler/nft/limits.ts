@@ -1,6 +1,7 @@
 // Limits of nft 1.0.6 and of the kernel that the emitters and the schema enforce. Exceeding most of
 // them does not produce an error in 1.0.6 but a crash, a silently different ruleset, or a listing
-// that cannot be loaded again (see shared/reference/nft-json.md, "Limits").
+// that cannot be loaded again (each found by feeding nft 1.0.6 the boundary value; the schema tests
+// in test/nft/schema.test.ts pin them).
 
 /** Kernel NFT_NAME_MAXLEN is 256 including the NUL. */
 export const MAX_NAME_BYTES = 255;
@@ -22,15 +23,13 @@ export const COMMENT_PATTERN = /^[\x20\x21\x23-\x7e]*$/;
 
 /** Symbolic immediates (protocol names, ct states, fib types, literal addresses). No `/`: a CIDR
  * string would be resolved through DNS, prefixes must be `{"prefix":...}` objects. */
-export const IMMEDIATE_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+// A trailing `*` is nft's interface-name wildcard (`meta iifname "veth*"`, detectLocalMode
+// InterfaceNamePrefix); nft accepts it only where the type is a string.
+export const IMMEDIATE_PATTERN = /^[A-Za-z0-9_.:-]+\*?$/;
 
 export const MAX_PREFIX_LEN = { ip: 32, ip6: 128 } as const;
 
 export const MAX_MARK = 0xffffffff;
-export const MAX_PORT = 65535;
-
-/** Packet-path update statements give a set this size when none is declared. */
-export const DEFAULT_DYNAMIC_SET_SIZE = 65535;
 
 export function utf8Bytes(s: string): number {
   return Buffer.byteLength(s, 'utf8');
@@ -43,7 +42,8 @@ export function isValidName(name: string): boolean {
 /**
  * Makes any string (typically a Kubernetes `ns/name:port`) a safe comment: `"` becomes `'`, other
  * unprintable or non-ASCII characters become `?`, and the result is cut to MAX_COMMENT_BYTES.
- * Both emitters use this, so the JSON and the text forms carry the same comment.
+ * The lowering (so that traces show the same text) and both emitters use this, so the IR, the JSON
+ * and the text forms carry the same comment.
  */
 export function safeComment(raw: string): string {
   const printable = raw.replace(/"/g, "'").replace(/[^\x20-\x7e]/g, '?');

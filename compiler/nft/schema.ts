@@ -4,6 +4,7 @@
 
 import { isIP, isIPv4 } from 'node:net';
 import { z } from 'zod';
+import { formatPath } from '../model/build.js';
 import { fastElementOk } from './fast-elements.js';
 import {
   IMMEDIATE_PATTERN,
@@ -431,10 +432,4 @@ function branchScore(branch: z.core.$ZodIssue[]): number {
     else score += 10 * issue.path.length + 1;
   }
   return score;
-}
-
-function formatPath(path: PropertyKey[]): string {
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-    .join('');
 }

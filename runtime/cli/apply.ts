@@ -5,8 +5,7 @@ import { Command, Option } from 'commander';
 import { compileText } from '../../compiler/index.js';
 import { fullTransaction, type Command as IrCommand } from '../../ir/transaction.js';
 import type { Family } from '../../ir/types.js';
-import { createApplier, type Applier } from '../apply/index.js';
-import { SyncEngine } from '../sync/index.js';
+import type { Applier } from '../apply/types.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
 import { readInput, reportProblems } from './io.js';
 
@@ -24,6 +23,7 @@ export function applyCommand(out: (s: string) => void): Command {
     const opts = compileOptionsFrom(flags);
     const { model, ruleset } = compileText(readInput(file), opts);
     reportProblems(model.problems);
+    const [{ createApplier }, { SyncEngine }] = await Promise.all([import('../apply/index.js'), import('../sync/index.js')]);
     const applier = createApplier(flags.applier);
     try {
       if (flags.check) {
@@ -68,6 +68,7 @@ export function cleanupCommand(out: (s: string) => void): Command {
     .addOption(new Option('--table <name>', 'table name').default('nftproxy'))
     .addOption(applierOption())
     .action(async (flags: { table: string; applier: 'auto' | 'cli' | 'lib' }) => {
+      const { createApplier } = await import('../apply/index.js');
       const applier = createApplier(flags.applier);
       try {
         const removed = await cleanup(applier, flags.table);

@@ -9,7 +9,7 @@ import { rulesetStats } from '../../ir/stats.js';
 import { compileIptables } from '../../compiler/iptables/restore.js';
 import { compileKubeProxyNft } from '../../compiler/kubeproxy-nft/compile.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
-import { readInput, reportProblems } from './io.js';
+import { readInput, reportModel } from './io.js';
 
 type Format = 'nft' | 'json' | 'stats' | 'iptables' | 'kube-proxy-nft';
 
@@ -32,7 +32,7 @@ export function compileCommand(out: (s: string) => void): Command {
   return cmd.action((file: string, flags: RawCompileFlags & { format: Format; ipv6: boolean }) => {
     const opts = compileOptionsFrom(flags);
     const model = buildModel(loadObjects(readInput(file)).objects, opts);
-    reportProblems(model.problems);
+    reportModel(model);
     // The baselines render the model their own way: our lowering is never computed for them.
     if (flags.format === 'iptables') return out(compileIptables(model.servicePorts, opts, flags.ipv6 ? 6 : 4));
     if (flags.format === 'kube-proxy-nft') return out(JSON.stringify(rulesetToJson(compileKubeProxyNft(model.servicePorts, opts))) + '\n');

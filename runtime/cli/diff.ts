@@ -6,7 +6,7 @@ import { transactionToJson } from '../../compiler/nft/json.js';
 import { transactionToText } from '../../compiler/nft/text.js';
 import { diffRulesets } from '../../ir/diff.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
-import { readInput, reportProblems } from './io.js';
+import { readInput, reportModel } from './io.js';
 
 export function diffCommand(out: (s: string) => void): Command {
   const cmd = new Command('diff')
@@ -19,7 +19,7 @@ export function diffCommand(out: (s: string) => void): Command {
     const opts = compileOptionsFrom(flags);
     const before = compileText(readInput(oldFile), opts);
     const after = compileText(readInput(newFile), opts);
-    reportProblems(after.model.problems);
+    reportModel(after.model);
     const tx = diffRulesets(before.ruleset, after.ruleset);
     if (flags.format === 'json') out(JSON.stringify(transactionToJson(tx)) + '\n');
     else out(transactionToText(tx));

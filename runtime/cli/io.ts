@@ -1,7 +1,8 @@
 // Reading cluster dumps and reporting problems, shared by the CLI commands.
 
 import { readFileSync } from 'node:fs';
-import type { Problem } from '../../compiler/model/types.js';
+import type { KeyConflict, Problem } from '../../compiler/model/types.js';
+import { describeProblem } from '../../compiler/model/problem.js';
 
 /** Exit codes: 0 ok (possibly with warnings), 1 failure while working, 2 unusable input or usage. */
 export const EXIT_OK = 0;
@@ -20,10 +21,25 @@ export function readInput(path: string): string {
 }
 
 export function formatProblem(p: Problem): string {
-  const who = [p.kind, p.namespace && p.name ? `${p.namespace}/${p.name}` : (p.name ?? '')].filter(Boolean).join(' ');
-  return `warning: ${who}${p.field ? ` ${p.field}` : ''}: ${p.message} (skipped)`;
+  return `warning: ${describeProblem(p)} (skipped)`;
 }
 
 export function reportProblems(problems: Problem[], stderr: NodeJS.WritableStream = process.stderr): void {
   for (const p of problems) stderr.write(formatProblem(p) + '\n');
+}
+
+/** One line per conflict: both service ports, the key, who keeps it and why. */
+export function formatConflict(c: KeyConflict): string {
+  const who = c.winner === c.loser ? `Service port ${c.winner}` : `Service ports ${c.winner} and ${c.loser}`;
+  return `warning: ${who} both claim ${c.key}: ${c.winner} keeps it, ${c.loser} loses it (${c.reason})`;
+}
+
+export function reportConflicts(conflicts: readonly KeyConflict[], stderr: NodeJS.WritableStream = process.stderr): void {
+  for (const c of conflicts) stderr.write(formatConflict(c) + '\n');
+}
+
+/** What the CLI reports about a model: invalid objects skipped, then key conflicts resolved. */
+export function reportModel(model: { problems: Problem[]; conflicts: readonly KeyConflict[] }, stderr: NodeJS.WritableStream = process.stderr): void {
+  reportProblems(model.problems, stderr);
+  reportConflicts(model.conflicts, stderr);
 }

@@ -3,11 +3,7 @@
 // rules left in place. `--cleanup` removes our tables and exits.
 
 import { Command, Option } from 'commander';
-import { pino } from 'pino';
-import { createApplier } from '../apply/index.js';
-import { cleanupTables } from '../daemon/cleanup.js';
 import { ConfigError, resolveConfig, type RunFlags } from '../daemon/config.js';
-import { Daemon } from '../daemon/daemon.js';
 import { UsageError } from './io.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -44,6 +40,14 @@ export function runCommand(): Command {
         if (err instanceof ConfigError) throw new UsageError(err.message);
         throw err;
       }
+      // The daemon's dependencies (client-node, pino, prom-client, koffi) load here, not at CLI
+      // start: `compile`, `trace` and `diff` must not pay for them.
+      const [{ pino }, { createApplier }, { cleanupTables }, { Daemon }] = await Promise.all([
+        import('pino'),
+        import('../apply/index.js'),
+        import('../daemon/cleanup.js'),
+        import('../daemon/daemon.js'),
+      ]);
       const log = pino({ level: flags.logLevel ?? 'info', base: { component: 'nftproxy' } });
       if (flags.cleanup) {
         const applier = createApplier(config.applier);

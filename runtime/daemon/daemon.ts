@@ -7,7 +7,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { compile } from '../../compiler/index.js';
 import { createLowerCache } from '../../compiler/lower.js';
-import type { Problem, ServicePort } from '../../compiler/model/types.js';
+import type { KeyConflict, Problem, ServicePort } from '../../compiler/model/types.js';
+import { describeProblem } from '../../compiler/model/problem.js';
 import type { Family } from '../../ir/types.js';
 import { createApplier } from '../apply/index.js';
 import type { Applier } from '../apply/types.js';
@@ -20,7 +21,7 @@ import { kubeConfigFrom } from '../kube/client.js';
 import { ObjectStore, type KubeObjectLike } from '../kube/store.js';
 import { errorText, startWatches, type Watches } from '../kube/watch.js';
 import { DaemonMetrics } from '../metrics/metrics.js';
-import { SyncEngine, type SyncResult } from '../sync/index.js';
+import { Quarantine, SyncEngine, type QuarantinedPort, type SyncResult } from '../sync/index.js';
 import type { DaemonConfig } from './config.js';
 import { SyncLoop } from './loop.js';
 import { ModelCache } from './model-cache.js';
@@ -42,6 +43,12 @@ export interface SyncSummary extends SyncResult {
   servicePorts: number;
   endpoints: number;
   problems: number;
+  /** Claims the model dropped because another service port owns the key. */
+  conflicts: number;
+  /** Service ports in quarantine after this sync (the kernel refused them; everything else is programmed). */
+  quarantined: number;
+  /** Check-only transactions spent finding them (0 unless the sync was refused). */
+  probes: number;
 }
 
 export function tablesOf(name: string): { family: Family; name: string }[] {
@@ -49,11 +56,6 @@ export function tablesOf(name: string): { family: Family; name: string }[] {
     { family: 'ip', name },
     { family: 'ip6', name },
   ];
-}
-
-function problemText(p: Problem): string {
-  const who = [p.kind, p.namespace && p.name ? `${p.namespace}/${p.name}` : (p.name ?? '')].filter(Boolean).join(' ');
-  return `${who}${p.field ? ` ${p.field}` : ''}: ${p.message}`;
 }
 
 export class Daemon {
@@ -67,11 +69,12 @@ export class Daemon {
   /** Lowered fragments of unchanged service ports (ModelCache keeps their objects) are reused. */
   private readonly lowerCache = createLowerCache();
   private applier?: Applier;
-  private engine?: SyncEngine;
+  private quarantine?: Quarantine;
   private watches?: Watches;
   private servers: Listening[] = [];
   private previousPorts: ServicePort[] | undefined;
   private reportedProblems = new Set<string>();
+  private reportedConflicts = new Map<string, KeyConflict>();
   private syncs = 0;
   private lastSync?: SyncSummary;
   private readonly syncListeners = new Set<(s: SyncSummary) => void>();
@@ -114,7 +117,7 @@ export class Daemon {
     const cfg = this.config;
     this.applier = this.deps.applier ?? createApplier(cfg.applier);
     this.metrics.setApplier(this.applier.name);
-    this.engine = new SyncEngine({ applier: this.applier, syncPeriodMs: cfg.syncPeriodMs, ownedTables: tablesOf(cfg.compile.tableName) });
+    this.quarantine = new Quarantine(new SyncEngine({ applier: this.applier, syncPeriodMs: cfg.syncPeriodMs, ownedTables: tablesOf(cfg.compile.tableName) }));
     this.health.queued(); // nothing is programmed yet: unhealthy if that lasts beyond the timeout
 
     if (cfg.healthzBindAddress !== '') this.servers.push(await this.health.serve(cfg.healthzBindAddress));
@@ -169,14 +172,43 @@ export class Daemon {
   }
 
   private reportProblems(problems: Problem[]): void {
-    const now = new Set(problems.map(problemText));
+    const now = new Set(problems.map(describeProblem));
     for (const p of now) if (!this.reportedProblems.has(p)) this.log.warn({ problem: p }, 'invalid object skipped');
     this.reportedProblems = now;
   }
 
+  /**
+   * One log line when a conflict appears and one when it resolves (never one per sync), and the
+   * nftproxy_conflicting_keys gauge. The model already resolved it: the kernel holds the winner.
+   */
+  private reportConflicts(conflicts: readonly KeyConflict[]): void {
+    const now = new Map(conflicts.map((c) => [`${c.key}|${c.winner}|${c.loser}`, c]));
+    for (const [id, c] of now) {
+      if (!this.reportedConflicts.has(id)) this.log.warn({ key: c.key, winner: c.winner, loser: c.loser, reason: c.reason }, 'key conflict: two service ports claim one key; the winner keeps it, the loser keeps its other keys');
+    }
+    for (const [id, c] of this.reportedConflicts) {
+      if (!now.has(id)) this.log.info({ key: c.key, winner: c.winner, loser: c.loser }, 'key conflict resolved');
+    }
+    this.reportedConflicts = now;
+    this.metrics.setConflictingKeys(new Set(conflicts.map((c) => c.key)).size);
+  }
+
+  /** One line per port entering or leaving quarantine (never one per sync), the gauge and /healthz. */
+  private reportQuarantine(newly: QuarantinedPort[], released: QuarantinedPort[], all: QuarantinedPort[]): void {
+    for (const e of newly) {
+      this.log.error(
+        { servicePort: e.key, reason: e.reason, kept: e.kept.length > 0 ? 'the version the kernel last accepted' : 'nothing (it was never programmed)' },
+        'service port quarantined: the kernel refused it; everything else is programmed; it is retried when it changes and at the next full sync',
+      );
+    }
+    for (const e of released) this.log.info({ servicePort: e.key }, 'service port out of quarantine');
+    this.metrics.setQuarantined(all.length);
+    this.health.setQuarantined(all.map((e) => ({ servicePort: e.key, reason: e.reason, since: new Date(e.since).toISOString() })));
+  }
+
   private async syncOnce(full: boolean): Promise<void> {
-    const engine = this.engine;
-    if (!engine) throw new Error('daemon not started');
+    const quarantine = this.quarantine;
+    if (!quarantine) throw new Error('daemon not started');
     const pending = this.store.takePending();
     let summary: SyncSummary;
     let model;
@@ -185,16 +217,29 @@ export class Daemon {
       model = this.models.build();
       const t1 = performance.now();
       this.reportProblems(model.problems);
-      const ruleset = compile(model, this.config.compile, this.lowerCache);
-      const t2 = performance.now();
-      const r = await engine.sync(ruleset, { full });
+      this.reportConflicts(model.conflicts);
+      const m = model;
+      let lowerMs = 0;
+      // The quarantine compiles the model with quarantined ports at their kept version (and
+      // subsets of the changes while it searches for a culprit); the first compile is the sync's.
+      const compilePorts = (servicePorts: ServicePort[]) => {
+        const t = performance.now();
+        const rs = compile({ ...m, servicePorts }, this.config.compile, this.lowerCache);
+        if (lowerMs === 0) lowerMs = performance.now() - t;
+        return rs;
+      };
+      const r = await quarantine.sync(model.servicePorts, compilePorts, { full });
+      this.reportQuarantine(r.newlyQuarantined, r.released, r.quarantined);
+      const { quarantined, newlyQuarantined: _n, released: _r, ...rest } = r;
       summary = {
-        ...r,
+        ...rest,
         modelMs: t1 - t0,
-        lowerMs: t2 - t1,
+        lowerMs,
         servicePorts: model.servicePorts.length,
         endpoints: model.servicePorts.reduce((n, sp) => n + sp.endpoints.length, 0),
         problems: model.problems.length,
+        conflicts: model.conflicts.length,
+        quarantined: quarantined.length,
       };
     } catch (err) {
       this.store.restorePending(pending.arrivals);
@@ -216,7 +261,7 @@ export class Daemon {
     if (stillPending !== undefined) this.health.queued(stillPending);
     this.lastSync = summary;
     this.log.info(
-      { kind: summary.kind, reason: summary.reason, durationMs: Math.round(summary.durationMs * 10) / 10, modelMs: Math.round(summary.modelMs * 10) / 10, lowerMs: Math.round(summary.lowerMs * 10) / 10, commands: summary.commands, services: this.store.count('Service'), servicePorts: summary.servicePorts, endpoints: summary.endpoints, problems: summary.problems },
+      { kind: summary.kind, reason: summary.reason, durationMs: Math.round(summary.durationMs * 10) / 10, modelMs: Math.round(summary.modelMs * 10) / 10, lowerMs: Math.round(summary.lowerMs * 10) / 10, commands: summary.commands, services: this.store.count('Service'), servicePorts: summary.servicePorts, endpoints: summary.endpoints, problems: summary.problems, conflicts: summary.conflicts, quarantined: summary.quarantined, ...(summary.probes > 0 ? { probes: summary.probes } : {}) },
       'sync',
     );
     await this.hc.update(healthCheckServices(model.servicePorts));

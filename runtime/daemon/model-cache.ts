@@ -5,11 +5,11 @@
 // built by the compiler's own buildModel from exactly those objects and cached, and a change
 // invalidates the one service it belongs to (a Node change invalidates all).
 
-import { buildModel } from '../../compiler/model/build.js';
+import { buildModel, buildUnresolvedModel } from '../../compiler/model/build.js';
+import { ConflictResolver } from '../../compiler/model/conflicts.js';
 import type { ClusterModel, CompileOptions, NodeInfo, Problem, ServicePort } from '../../compiler/model/types.js';
+import { SERVICE_NAME_LABEL } from '../../compiler/model/schema.js';
 import type { KubeObjectLike, ObjectStore, StoreChange } from '../kube/store.js';
-
-const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 interface Entry {
   ports: ServicePort[];
@@ -25,6 +25,7 @@ function groupOf(kind: string, obj: KubeObjectLike): string {
 
 export class ModelCache {
   private readonly entries = new Map<string, Entry>();
+  private readonly resolver = new ConflictResolver();
   private readonly dirty = new Set<string>();
   private allDirty = true;
   private node: { info: NodeInfo; problems: Problem[] } | undefined;
@@ -61,6 +62,7 @@ export class ModelCache {
       const slices = [...(this.slicesByGroup.get(g)?.values() ?? [])];
       if (!svc && slices.length === 0) {
         this.entries.delete(g);
+        this.resolver.delete(g);
         continue;
       }
       const objects = [
@@ -68,8 +70,11 @@ export class ModelCache {
         ...(svc ? [{ kind: 'Service', apiVersion: 'v1', ...svc }] : []),
         ...slices.map((s) => ({ kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', ...s })),
       ];
-      const m = buildModel(objects, this.opts);
+      const m = buildUnresolvedModel(objects, this.opts);
       this.entries.set(g, { ports: m.servicePorts, problems: m.problems.filter((p) => p.kind !== 'Node') });
+      // Conflicts between services are resolved over the whole cluster, re-resolving only the
+      // services that share a key with this one (compiler/model/conflicts.ts).
+      this.resolver.set(g, m.servicePorts);
       this.lastRebuilt++;
     }
     this.dirty.clear();
@@ -79,10 +84,10 @@ export class ModelCache {
     const problems: Problem[] = [...this.node.problems];
     for (const key of [...this.entries.keys()].sort()) {
       const e = this.entries.get(key) as Entry;
-      servicePorts.push(...e.ports);
+      servicePorts.push(...this.resolver.ports(key));
       problems.push(...e.problems);
     }
-    return { servicePorts, node: this.node.info, problems };
+    return { servicePorts, node: this.node.info, problems, conflicts: this.resolver.conflicts() };
   }
 
   private allGroups(): Set<string> {

@@ -6,10 +6,18 @@
 import type http from 'node:http';
 import { listen, sendJson, splitHostPort, type Listening } from './http.js';
 
+/** A service port the kernel refused (runtime/sync/quarantine.ts), as /healthz reports it. */
+export interface QuarantineReport {
+  servicePort: string;
+  reason: string;
+  since: string;
+}
+
 export class ProxierHealth {
   private lastUpdated: number | undefined;
   private oldestQueued: number | undefined;
   private nodeEligible = true;
+  private quarantined: QuarantineReport[] = [];
 
   constructor(
     readonly healthTimeoutMs: number,
@@ -31,6 +39,11 @@ export class ProxierHealth {
     this.nodeEligible = eligible;
   }
 
+  /** Reported in the /healthz body; it does not make the proxier unhealthy (the rest is programmed). */
+  setQuarantined(ports: QuarantineReport[]): void {
+    this.quarantined = ports;
+  }
+
   status(forLivez = false): { healthy: boolean; body: Record<string, unknown> } {
     const now = this.now();
     const synced = this.oldestQueued === undefined || now - this.oldestQueued < this.healthTimeoutMs;
@@ -39,7 +52,10 @@ export class ProxierHealth {
       lastUpdated: new Date(this.lastUpdated ?? 0).toISOString(),
       currentTime: new Date(now).toISOString(),
     };
-    if (!forLivez) body['nodeEligible'] = this.nodeEligible;
+    if (!forLivez) {
+      body['nodeEligible'] = this.nodeEligible;
+      body['quarantinedServicePorts'] = this.quarantined;
+    }
     return { healthy, body };
   }
 

@@ -28,6 +28,8 @@ export class DaemonMetrics {
   private readonly failures: Counter;
   private readonly objects: Gauge;
   private readonly applierInfo: Gauge;
+  private readonly quarantined: Gauge;
+  private readonly conflictingKeys: Gauge;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -39,6 +41,8 @@ export class DaemonMetrics {
     this.failures = new Counter({ name: 'kubeproxy_sync_proxy_rules_nftables_sync_failures_total', help: 'Number of failed nftables syncs', registers });
     this.objects = new Gauge({ name: 'nftproxy_objects_programmed', help: 'Objects in the last programmed ruleset, by kind', labelNames: ['kind'], registers });
     this.applierInfo = new Gauge({ name: 'nftproxy_applier_info', help: 'The applier in use (1 for the active one)', labelNames: ['applier'], registers });
+    this.quarantined = new Gauge({ name: 'nftproxy_quarantined_service_ports', help: 'Service ports the kernel refused, left at their last accepted version while everything else is programmed', registers });
+    this.conflictingKeys = new Gauge({ name: 'nftproxy_conflicting_keys', help: 'Map/set keys claimed by more than one service port (the model gives each to one owner)', registers });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -61,6 +65,14 @@ export class DaemonMetrics {
 
   setObjects(counts: Record<string, number>): void {
     for (const [kind, n] of Object.entries(counts)) this.objects.set({ kind }, n);
+  }
+
+  setQuarantined(n: number): void {
+    this.quarantined.set(n);
+  }
+
+  setConflictingKeys(n: number): void {
+    this.conflictingKeys.set(n);
   }
 
   setApplier(name: string): void {

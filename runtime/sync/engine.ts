@@ -73,6 +73,39 @@ export class SyncEngine {
     return this.mirror;
   }
 
+  /** True once a sync succeeded: partial transactions (and partial probes) have a base. */
+  get hasMirror(): boolean {
+    return this.mirror !== null;
+  }
+
+  /**
+   * Check-only: would the kernel accept `desired`, as a partial transaction against the mirror
+   * (guarded by the canary) or as a full one? Returns nft's error text, or null when it would.
+   * Changes nothing, in the kernel or here. The quarantine bisects with it (quarantine.ts).
+   */
+  probe(desired: Ruleset, mode: 'partial' | 'full'): Promise<string | null> {
+    const run = async (): Promise<string | null> => {
+      let tx: Transaction;
+      if (mode === 'partial' && this.mirror) {
+        const target = withCanary(desired, this.canary, this.epoch);
+        const delta = diffRulesets(this.mirror, target);
+        if (delta.commands.length === 0) return null;
+        tx = this.guard(delta, this.mirror, target);
+      } else {
+        tx = this.fullTx(withCanary(desired, this.canary, newEpoch()));
+      }
+      try {
+        await this.opts.applier.check(tx);
+        return null;
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err);
+      }
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
   /** Forces the next sync to be a full one. */
   requestFullSync(reason: string): void {
     this.fullReason ??= reason;
@@ -183,6 +216,20 @@ export class SyncEngine {
     }
     const epoch = newEpoch();
     const target = withCanary(desired, this.canary, epoch);
+    const tx = this.fullTx(target);
+    try {
+      await this.opts.applier.apply(tx);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.fullReason = `full sync failed: ${msg}`;
+      throw new SyncError(`full sync (${reason}) failed; the kernel keeps the previous ruleset: ${msg}`, 'full', err);
+    }
+    this.committedFull(target, epoch);
+    return { kind: 'full', commands: tx.commands.length, durationMs: this.now() - start, reason };
+  }
+
+  /** Replaces our tables with `target`, and removes tables of ours that `target` no longer has. */
+  private fullTx(target: Ruleset): Transaction {
     const tx = fullTransaction(target);
     // Tables of ours that `desired` no longer has: `add` first so `delete` cannot hit ENOENT.
     const wanted = new Set(target.tables.map(tableId));
@@ -194,15 +241,7 @@ export class SyncEngine {
       tx.commands.push({ op: 'add', what: 'table', family: t.family, table: t.name });
       tx.commands.push({ op: 'delete', what: 'table', family: t.family, table: t.name });
     }
-    try {
-      await this.opts.applier.apply(tx);
-    } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      this.fullReason = `full sync failed: ${msg}`;
-      throw new SyncError(`full sync (${reason}) failed; the kernel keeps the previous ruleset: ${msg}`, 'full', err);
-    }
-    this.committedFull(target, epoch);
-    return { kind: 'full', commands: tx.commands.length, durationMs: this.now() - start, reason };
+    return tx;
   }
 
   private committedFull(target: Ruleset, epoch: number): void {

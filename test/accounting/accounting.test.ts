@@ -6,7 +6,9 @@ import {
   iptablesRulesPerConnection,
   nftRulesPerConnection,
   walkIptables,
-} from '../../compiler/accounting.js';
+  walkNft,
+} from '../../bench/accounting.js';
+import { compile } from '../../compiler/lower.js';
 import { compileIptables } from '../../compiler/iptables/restore.js';
 import { compileKubeProxyNft } from '../../compiler/kubeproxy-nft/compile.js';
 import { rulesetToJson } from '../../compiler/nft/json.js';
@@ -23,13 +25,13 @@ describe('rules evaluated per new connection', () => {
     const sps = sampleCluster();
     const text = compileIptables(sps, testOptions);
     const state = applyIptablesRestore([text]);
-    const pkt = { family: 4 as const, saddr: '10.0.0.7', daddr: '172.30.0.41', protocol: 'tcp' as const, dport: 80 };
+    const pkt = { family: 'ip' as const, src: '10.0.0.7', dst: '172.30.0.41', proto: 'tcp' as const, dport: 80 };
     // PREROUTING jump (1) + KUBE-SERVICES rule 1 (1) + KUBE-SVC masq + first endpoint (2) + KUBE-SEP hairpin + DNAT (2)
     expect(walkIptables(state, pkt, { endpoint: 'first' })).toEqual({ rules: 6, dnat: '10.180.0.1:80' });
     // The last of three endpoints: masq + 3 statistic rules.
     expect(walkIptables(state, pkt, { endpoint: 'last' })).toEqual({ rules: 8, dnat: '10.180.0.3:80' });
     // svc3 is second in KUBE-SERVICES.
-    expect(walkIptables(state, { ...pkt, daddr: '172.30.0.43', protocol: 'udp', dport: 53 })).toEqual({ rules: 7, dnat: '10.180.1.1:5353' });
+    expect(walkIptables(state, { ...pkt, dst: '172.30.0.43', proto: 'udp', dport: 53 })).toEqual({ rules: 7, dnat: '10.180.1.1:5353' });
   });
 
   it('grows linearly with the number of services in iptables, stays flat in kube-proxy-nft', () => {
@@ -47,11 +49,32 @@ describe('rules evaluated per new connection', () => {
     }
   });
 
-  it('nft walk reaches the endpoint numgen picks', () => {
+  it('nft walk (the IR interpreter) reaches the endpoint numgen picks, first or last', () => {
     const sps = many(3);
     const rs = compileKubeProxyNft(sps, testOptions);
     const last = nftRulesPerConnection(rs, sps, testOptions.clusterCIDRs, { endpoint: 'last' });
     expect(last.worst).toBe(6);
+    const pkt = { family: 'ip' as const, src: '10.0.0.7', dst: '172.30.0.2', proto: 'tcp' as const, dport: 80 };
+    expect(walkNft(rs, pkt, { endpoint: 'first' })).toEqual({ rules: 6, dnat: '10.200.0.1:8080' });
+    expect(walkNft(rs, pkt, { endpoint: 'last' })).toEqual({ rules: 6, dnat: '10.201.0.1:8080' });
+    // Not a service: jump services, @service-ips miss, the nodeport rule; no DNAT. Only the nat
+    // prerouting span counts: kube-proxy's filter-prerouting (jump firewall-check, its vmap) does not.
+    expect(walkNft(rs, { ...pkt, dst: '172.30.9.9' })).toEqual({ rules: 3 });
+  });
+
+  it('nftproxy: the same small number of rules for every service, whatever the cluster size', () => {
+    const perSize = [10, 200].map((n) => {
+      const sps = many(n);
+      const rs = compile({ servicePorts: sps, node: { addresses: testOptions.nodeIPs }, problems: [], conflicts: [] }, testOptions);
+      return nftRulesPerConnection(rs, sps, testOptions.clusterCIDRs);
+    });
+    for (const s of perSize) {
+      expect(s.notDnated).toBe(0);
+      expect(s.worst).toBe(s.median);
+      expect(s.worst).toBeGreaterThan(0);
+      expect(s.worst).toBeLessThan(12);
+    }
+    expect(perSize[0]?.worst).toBe(perSize[1]?.worst);
   });
 });
 

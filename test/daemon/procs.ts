@@ -51,8 +51,10 @@ export class DaemonProc {
     this.exited = new Promise((r) => child.on('exit', (code) => r(code)));
   }
 
-  static start(ns: string, args: string[]): DaemonProc {
-    return new DaemonProc(spawnIn(ns, [NODE, '--import', 'tsx', RUN_DAEMON, ...args]));
+  /** `env`: extra environment (e.g. NFTPROXY_TEST_REFUSE_PREFIX, see run-daemon.ts). */
+  static start(ns: string, args: string[], env: Record<string, string> = {}): DaemonProc {
+    const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    return new DaemonProc(spawnIn(ns, [...(vars.length > 0 ? ['env', ...vars] : []), NODE, '--import', 'tsx', RUN_DAEMON, ...args]));
   }
 
   syncs(): LogLine[] {

@@ -35,7 +35,13 @@ describe('buildModel on examples/cluster.yaml', () => {
   });
 
   it('takes node facts from the Node object', () => {
-    expect(model.node).toEqual({ name: 'node-a', zone: 'a', addresses: ['192.168.0.1'] });
+    expect(model.node).toEqual({
+      name: 'node-a',
+      zone: 'a',
+      addresses: ['192.168.0.1'],
+      primaryIPs: ['192.168.0.1'],
+      podCIDRs: ['10.244.0.0/24', 'fd00:10:244::/80'],
+    });
   });
 
   it('resolves named target ports through the slice port of the same name and protocol', () => {
@@ -185,7 +191,7 @@ describe('buildModel', () => {
       nodePort: 30007,
       externalIPs: ['2001:db8::7'],
       loadBalancerIPs: ['2001:db8::8'],
-      loadBalancerSourceRanges: ['2001:db8::/32', '2001:db8:1::/48'],
+      loadBalancerSourceRanges: ['2001:db8::/32'], // 2001:db8:1::/48 lies inside: dropped (no overlapping intervals),
       externalTrafficPolicy: 'Local',
       healthCheckNodePort: 32000,
     });
@@ -265,11 +271,18 @@ describe('buildModel', () => {
 
   it('takes node facts from options over the Node object', () => {
     const objects = [node('n1', 'z-node', [{ type: 'InternalIP', address: '192.168.0.1' }, { type: 'Hostname', address: 'n1' }, { type: 'InternalIP', address: 'fd00::1' }])];
-    expect(buildModel(objects, opts({ nodeName: 'n1' })).node).toEqual({ name: 'n1', zone: 'z-node', addresses: ['192.168.0.1', 'fd00::1'] });
+    expect(buildModel(objects, opts({ nodeName: 'n1' })).node).toEqual({
+      name: 'n1',
+      zone: 'z-node',
+      addresses: ['192.168.0.1', 'fd00::1'],
+      primaryIPs: ['192.168.0.1', 'fd00::1'],
+    });
     expect(buildModel(objects, opts({ nodeName: 'n1', nodeZone: 'z-opt', nodeIPs: ['10.1.1.1'] })).node).toEqual({
       name: 'n1',
       zone: 'z-opt',
       addresses: ['10.1.1.1'],
+      // --nodeport-addresses primary: always the Node object's.
+      primaryIPs: ['192.168.0.1', 'fd00::1'],
     });
     expect(buildModel(objects, opts()).node).toEqual({ addresses: [] });
   });

@@ -43,7 +43,8 @@ export function slice(
     kind: 'EndpointSlice',
     metadata: { name, namespace: ns, labels: { 'kubernetes.io/service-name': serviceName } },
     addressType,
-    ports,
+    // The endpoint controller always writes a name ("" for an unnamed port).
+    ports: ports.map((p) => ({ name: '', ...p })),
     endpoints: endpoints.map((e) => {
       const conditions: Record<string, boolean> = {};
       if (e.ready !== undefined) conditions['ready'] = e.ready;

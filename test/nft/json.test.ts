@@ -30,7 +30,7 @@ function commandsOf(root: NftJsonRoot): NftCommand[] {
 }
 
 describe('IR → nft JSON: statements and expressions', () => {
-  it('maps the verdict map dispatch and the numgen anonymous vmap exactly as nft-json.md', () => {
+  it('maps the verdict map dispatch and the numgen anonymous vmap exactly as nft 1.0.6 expects them', () => {
     expect(exprOf({ kind: 'vmap', key: tuple, map: 'service-ips' })).toEqual([{ vmap: { key: tupleJson, data: '@service-ips' } }]);
     expect(
       exprOf({ kind: 'anonvmap', key: { kind: 'numgen', mod: 2 }, entries: [[0, { kind: 'goto', target: 'a' }], [1, { kind: 'drop' }]] }),

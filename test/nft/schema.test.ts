@@ -28,7 +28,7 @@ describe('nft JSON schema: accepts what we emit', () => {
     expect(NftJsonRootSchema.safeParse(JSON.parse(JSON.stringify(json))).success).toBe(true);
   });
 
-  it('accepts the tested snippets of nft-json.md', () => {
+  it('accepts the JSON snippets nft 1.0.6 was tested with', () => {
     const ok = [
       { vmap: { key: tuple, data: '@service-ips' } },
       {

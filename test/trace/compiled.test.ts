@@ -140,7 +140,7 @@ function servicePort(over: Partial<ServicePort>): ServicePort {
   };
 }
 
-const compileOne = (sp: ServicePort): Ruleset => compile({ servicePorts: [sp], node: { name: 'node-a', addresses: [NODE] }, problems: [] }, opts);
+const compileOne = (sp: ServicePort): Ruleset => compile({ servicePorts: [sp], node: { name: 'node-a', addresses: [NODE] }, problems: [], conflicts: [] }, opts);
 
 describe('compiled features', () => {
   it('externalTrafficPolicy Local: outside traffic only to the local endpoint without masquerade; pods still reach all', () => {

@@ -1,11 +1,16 @@
-// Accounting for the three layouts, computed from the emitted artefacts (the IR ruleset or the
-// iptables-restore text), never from formulas: object counts, and how many rules a new
-// connection evaluates before it is DNATed — the linear scan nftproxy claims to remove.
+// Accounting for the three layouts the benchmark compares, computed from the emitted artefacts (the
+// IR ruleset or the iptables-restore text), never from formulas: object counts, and how many rules
+// a new connection evaluates before it is DNATed — the linear scan nftproxy claims to remove.
+//
+// Both nft layouts (ours and kube-proxy's nftables mode) are IR, so their rules are counted by the
+// one IR interpreter (ir/interpret.ts), which reports the rules each base chain evaluated. iptables
+// is not IR: it has its own small walker over the restore text below.
 
-import type { Chain, Element, Expr, Rule, Ruleset, Stmt, Value, Verdict } from '../ir/types.js';
-import { cidrContains } from './iptables/cidr.js';
-import type { ServicePort } from './model/types.js';
+import { cidrContains, parseCidr } from '../ir/ip.js';
+import { endpointKey, traceConnection, type Outcome, type Packet } from '../ir/interpret.js';
 import { rulesetStats, type RulesetStats } from '../ir/stats.js';
+import type { Ruleset } from '../ir/types.js';
+import type { IpFamily, ServicePort } from '../compiler/model/types.js';
 
 /** Object counts; for nft layouts the same as ir/stats (dynamic sets start empty). */
 export type ObjectCounts = RulesetStats;
@@ -81,32 +86,26 @@ export function countIptables(restoreText: string): ObjectCounts {
 
 // --- rules evaluated per new connection -------------------------------------------------------
 
-export interface Packet {
-  family: 4 | 6;
-  saddr: string;
-  daddr: string;
-  protocol: 'tcp' | 'udp' | 'sctp';
-  dport: number;
-  sport?: number;
-}
-
 export interface WalkOptions {
   /** Addresses of the node (for addrtype LOCAL / fib type local). */
   localAddresses?: string[];
-  /** Which endpoint the random choice picks: the first (fewest rules) or the last (most). */
+  /** Which endpoint the random choice picks: the first (fewest rules) or the last (most; of equals, the last). */
   endpoint?: 'first' | 'last';
 }
 
 export interface WalkResult {
   /** Rules evaluated, matched or not, from the hook until the packet is DNATed or leaves. */
   rules: number;
-  /** The DNAT destination, when one was reached. */
+  /** The DNAT destination (`ip:port`, `[ip6]:port`), when one was reached. */
   dnat?: string;
 }
 
 const MAX_DEPTH = 64;
 
-/** Walks nat PREROUTING (or KUBE-SERVICES when no jumps were emitted) of an iptables state. */
+/**
+ * Walks nat PREROUTING (or KUBE-SERVICES when no jumps were emitted) of an iptables state, as the
+ * kernel would for a new connection's first packet.
+ */
 export function walkIptables(state: IptablesState, pkt: Packet, opts: WalkOptions = {}): WalkResult {
   const nat = state.get('nat');
   if (nat === undefined) return { rules: 0 };
@@ -123,15 +122,15 @@ export function walkIptables(state: IptablesState, pkt: Packet, opts: WalkOption
       let ok: boolean | undefined;
       switch (a) {
         case '-s':
-          ok = addrIn(pkt.saddr, v);
+          ok = addrIn(pkt.src, v);
           i++;
           break;
         case '-d':
-          ok = addrIn(pkt.daddr, v);
+          ok = addrIn(pkt.dst, v);
           i++;
           break;
         case '-p':
-          ok = v === pkt.protocol;
+          ok = v === pkt.proto;
           i++;
           break;
         case '--dport':
@@ -139,11 +138,11 @@ export function walkIptables(state: IptablesState, pkt: Packet, opts: WalkOption
           i++;
           break;
         case '--dst-type':
-          ok = v === 'LOCAL' ? local.has(pkt.daddr) : false;
+          ok = v === 'LOCAL' ? local.has(pkt.dst) : false;
           i++;
           break;
         case '--src-type':
-          ok = v === 'LOCAL' ? local.has(pkt.saddr) : false;
+          ok = v === 'LOCAL' ? local.has(pkt.src) : false;
           i++;
           break;
         case '--probability':
@@ -202,135 +201,26 @@ function addrIn(ip: string, spec: string): boolean {
   return spec.includes('/') ? cidrContains(spec, ip) : spec === ip;
 }
 
-/** Walks the IR from the nat prerouting base chains (lowest priority first). */
+/** Rules an outcome's path evaluated in the nat prerouting base chains (where kube-proxy DNATs). */
+function natPreroutingRules(o: Outcome): number {
+  let n = 0;
+  for (const s of o.steps) if (s.kind === 'chain' && s.hook === 'prerouting' && s.type === 'nat') n += s.rules;
+  return n;
+}
+
+/**
+ * Traces the packet through an IR ruleset with the IR interpreter and counts the rules of the nat
+ * prerouting base chains (lowest priority first, until the DNAT), the same span walkIptables
+ * counts. `first`: the path where every random choice takes the first branch; `last`: the most
+ * expensive path.
+ */
 export function walkNft(ruleset: Ruleset, pkt: Packet, opts: WalkOptions = {}): WalkResult {
-  const family = pkt.family === 6 ? 'ip6' : 'ip';
-  const local = new Set(opts.localAddresses ?? []);
-  const pick = opts.endpoint ?? 'first';
-  let count = 0;
-  let dnat: string | undefined;
-  for (const table of ruleset.tables.filter((t) => t.family === family)) {
-    const chains = new Map<string, Chain>(table.chains.map((c) => [c.name, c]));
-    const sets = new Map(table.sets.map((s) => [s.name, s]));
-    type V = string | number | V[];
-    const evalExpr = (e: Expr): V => {
-      switch (e.kind) {
-        case 'payload':
-          if (e.protocol === 'th') return e.field === 'dport' ? pkt.dport : (pkt.sport ?? 40000);
-          return e.field === 'saddr' ? pkt.saddr : pkt.daddr;
-        case 'meta':
-          return e.key === 'l4proto' ? pkt.protocol : e.key === 'mark' ? 0 : family === 'ip' ? 'ipv4' : 'ipv6';
-        case 'ct':
-          return e.key === 'state' ? 'new' : 0;
-        case 'fib':
-          return local.has(e.lookup === 'saddr' ? pkt.saddr : pkt.daddr) ? 'local' : 'unicast';
-        case 'numgen':
-          return pick === 'first' ? 0 : e.mod - 1;
-        case 'concat':
-          return e.parts.map(evalExpr);
-        case 'const':
-          return constValue(e.value);
-        case 'and':
-          return Number(evalExpr(e.left)) & e.mask;
-        case 'or':
-          return Number(evalExpr(e.left)) | e.bits;
-        case 'xor':
-          return Number(evalExpr(e.left)) ^ e.bits;
-        case 'maplookup': {
-          const el = lookup(sets.get(e.map)?.elements ?? [], evalExpr(e.key));
-          return el?.data !== undefined && typeof el.data !== 'object' ? el.data : '';
-        }
-        case 'setref':
-        case 'anonset':
-          return '';
-      }
-    };
-    const constValue = (v: Value): V => (typeof v === 'object' && 'concat' in v ? v.concat.map(constValue) : (v as V));
-    const valueMatches = (key: Value, v: V): boolean => {
-      if (typeof key === 'object') {
-        if ('concat' in key) return Array.isArray(v) && key.concat.length === v.length && key.concat.every((k, i) => valueMatches(k, v[i] as V));
-        if ('prefix' in key) return typeof v === 'string' && cidrContains(`${key.prefix.addr}/${key.prefix.len}`, v);
-        const [lo, hi] = key.range;
-        return typeof v === 'number' && v >= Number(lo) && v <= Number(hi);
-      }
-      return key === v;
-    };
-    const lookup = (elements: Element[], v: V): Element | undefined => elements.find((el) => valueMatches(el.key, v));
-    const matchStmt = (s: Extract<Stmt, { kind: 'match' }>): boolean => {
-      const left = evalExpr(s.left);
-      let hit: boolean;
-      if (s.right.kind === 'setref') hit = lookup(sets.get(s.right.name)?.elements ?? [], left) !== undefined;
-      else if (s.right.kind === 'anonset') hit = s.right.elements.some((el) => valueMatches(el, left));
-      else if (s.right.kind === 'const') hit = valueMatches(s.right.value, left);
-      else hit = JSON.stringify(evalExpr(s.right)) === JSON.stringify(left);
-      return s.op === '!=' ? !hit : hit;
-    };
-
-    const runChain = (name: string, depth: number): 'continue' | 'stop' => {
-      if (depth > MAX_DEPTH) throw new Error(`jump depth exceeded at ${name}`);
-      for (const r of chains.get(name)?.rules ?? []) {
-        count++;
-        const res = runRule(r, depth);
-        if (res !== 'next') return res;
-      }
-      return 'continue';
-    };
-    const follow = (v: Verdict, depth: number): 'next' | 'continue' | 'stop' => {
-      switch (v.kind) {
-        case 'jump':
-          return runChain(v.target, depth + 1) === 'stop' ? 'stop' : 'next';
-        case 'goto':
-          return runChain(v.target, depth + 1);
-        case 'return':
-          return 'continue';
-        case 'continue':
-          return 'next';
-        default:
-          return 'stop';
-      }
-    };
-    const runRule = (r: Rule, depth: number): 'next' | 'continue' | 'stop' => {
-      for (const s of r.stmts) {
-        switch (s.kind) {
-          case 'match':
-            if (!matchStmt(s)) return 'next';
-            break;
-          case 'verdict': {
-            return follow(s.verdict, depth);
-          }
-          case 'vmap': {
-            const el = lookup(sets.get(s.map)?.elements ?? [], evalExpr(s.key));
-            if (el === undefined || typeof el.data !== 'object') return 'next';
-            return follow(el.data, depth);
-          }
-          case 'anonvmap': {
-            const v = evalExpr(s.key);
-            const entry = s.entries.find(([key]) => valueMatches(key, v));
-            if (entry === undefined) return 'next';
-            return follow(entry[1], depth);
-          }
-          case 'dnat': {
-            const addr = evalExpr(s.addr);
-            const port = s.port !== undefined ? evalExpr(s.port) : undefined;
-            dnat = port === undefined ? String(addr) : family === 'ip6' ? `[${String(addr)}]:${String(port)}` : `${String(addr)}:${String(port)}`;
-            return 'stop';
-          }
-          case 'reject':
-          case 'masquerade':
-            return 'stop';
-          default:
-            break;
-        }
-      }
-      return 'next';
-    };
-
-    const hooks = table.chains
-      .filter((c) => c.base?.type === 'nat' && c.base.hook === 'prerouting')
-      .sort((a, b) => (a.base?.prio ?? 0) - (b.base?.prio ?? 0));
-    for (const h of hooks) if (runChain(h.name, 0) === 'stop') break;
-  }
-  return dnat === undefined ? { rules: count } : { rules: count, dnat };
+  const outcomes = traceConnection(ruleset, pkt, { localAddresses: opts.localAddresses ?? [], sourceIsLocal: false });
+  let o = outcomes[0];
+  if (o === undefined) return { rules: 0 };
+  if (opts.endpoint === 'last') for (const x of outcomes) if (natPreroutingRules(x) >= natPreroutingRules(o)) o = x;
+  const rules = natPreroutingRules(o);
+  return o.dnat === undefined ? { rules } : { rules, dnat: o.dnat.port === undefined ? o.dnat.addr : endpointKey(o.dnat.addr, o.dnat.port) };
 }
 
 // --- summaries over services ------------------------------------------------------------------
@@ -345,8 +235,8 @@ export interface PerConnectionSummary {
 }
 
 /** A source address inside the first pod CIDR of the family (so no masquerade decision differs). */
-function podSource(clusterCIDRs: string[], family: 4 | 6): string {
-  const cidr = clusterCIDRs.find((c) => (c.includes(':') ? 6 : 4) === family);
+function podSource(clusterCIDRs: string[], family: IpFamily): string {
+  const cidr = clusterCIDRs.find((c) => parseCidr(c)?.family === family);
   if (cidr === undefined) return family === 6 ? 'fd00:99::7' : '10.99.0.7';
   const base = cidr.split('/')[0] ?? '';
   return family === 6 ? base.replace(/::?$/, '') + '::7' : base.replace(/\.\d+$/, '.7');
@@ -360,18 +250,14 @@ export function summarise(counts: number[], notDnated: number): PerConnectionSum
 
 /**
  * Rules a new pod→clusterIP connection evaluates, per service port with a cluster IP, for a
- * layout given as a walker (use `walkIptables` / `walkNft` via the helpers below).
+ * layout given as a walker (`walkIptables` / `walkNft` via the helpers below).
  */
-export function rulesPerConnection(
-  sps: ServicePort[],
-  clusterCIDRs: string[],
-  walk: (pkt: Packet) => WalkResult,
-): PerConnectionSummary {
+export function rulesPerConnection(sps: ServicePort[], clusterCIDRs: string[], walk: (pkt: Packet) => WalkResult): PerConnectionSummary {
   const counts: number[] = [];
   let notDnated = 0;
   for (const sp of sps) {
     if (sp.clusterIP === undefined) continue;
-    const r = walk({ family: sp.family, saddr: podSource(clusterCIDRs, sp.family), daddr: sp.clusterIP, protocol: sp.protocol, dport: sp.port });
+    const r = walk({ family: sp.family === 6 ? 'ip6' : 'ip', src: podSource(clusterCIDRs, sp.family), dst: sp.clusterIP, proto: sp.protocol, dport: sp.port });
     counts.push(r.rules);
     if (r.dnat === undefined) notDnated++;
   }
