@@ -9,6 +9,7 @@ import { rulesetStats } from '../../ir/stats.js';
 import { compileIptables } from '../../compiler/iptables/restore.js';
 import { compileKubeProxyNft } from '../../compiler/kubeproxy-nft/compile.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
+import { expandPrimary, reportNodePortFallback } from './nodeports.js';
 import { readInput, reportModel } from './io.js';
 
 type Format = 'nft' | 'json' | 'stats' | 'iptables' | 'kube-proxy-nft';
@@ -33,9 +34,10 @@ export function compileCommand(out: (s: string) => void): Command {
     const opts = compileOptionsFrom(flags);
     const model = buildModel(loadObjects(readInput(file)).objects, opts);
     reportModel(model);
+    reportNodePortFallback(model, opts);
     // The baselines render the model their own way: our lowering is never computed for them.
-    if (flags.format === 'iptables') return out(compileIptables(model.servicePorts, opts, flags.ipv6 ? 6 : 4));
-    if (flags.format === 'kube-proxy-nft') return out(JSON.stringify(rulesetToJson(compileKubeProxyNft(model.servicePorts, opts))) + '\n');
+    if (flags.format === 'iptables') return out(compileIptables(model.servicePorts, expandPrimary(opts, model), flags.ipv6 ? 6 : 4));
+    if (flags.format === 'kube-proxy-nft') return out(JSON.stringify(rulesetToJson(compileKubeProxyNft(model.servicePorts, expandPrimary(opts, model)))) + '\n');
     const ruleset = compile(model, opts);
     if (flags.format === 'json') out(JSON.stringify(rulesetToJson(ruleset)) + '\n');
     else if (flags.format === 'stats') {
