@@ -32,7 +32,7 @@ import { NODE, node } from './fixtures.js';
 const TABLE = 'nfpz';
 const opts = { ...defaultCompileOptions, tableName: TABLE, clusterCIDRs: ['10.244.0.0/16'], nodeName: NODE };
 const SEED = Number(process.env.NFTPROXY_FUZZ_SEED ?? 20261106);
-const RUNS = Number(process.env.NFTPROXY_FUZZ_RUNS ?? 3);
+const RUNS = Number(process.env.NFTPROXY_FUZZ_RUNS ?? 2);
 const POISON = '10.96.250.';
 
 const LONG = 'n'.repeat(253);
