@@ -56,6 +56,8 @@ function makeUi(): Ui & { stop(): void } {
 }
 
 async function main(): Promise<void> {
+  // The churn soak of the daemon has its own options (bench/soak.ts).
+  if (process.argv.includes('--soak')) return (await import('./soak.js')).soakMain(process.argv.slice(2).filter((a) => a !== '--soak'));
   const program = new Command('bench')
     .description('nftproxy vs kube-proxy (iptables, nftables): objects, rules per connection, compile, full load, update latency, connect latency, memory')
     .option('--services <n>', 'services', int('--services'), 10000)

@@ -82,7 +82,7 @@ describe('nftproxy compile', () => {
     expect(run(['compile', path.join(work, 'missing.yaml')]).stderr).toMatch(/cannot read .*missing\.yaml: no such file/);
     const badOpt = run(['compile', example, '--cluster-cidr', '10.0.0.0/99']);
     expect(badOpt.code).toBe(2);
-    expect(badOpt.stderr).toMatch(/--cluster-cidr expects a CIDR/);
+    expect(badOpt.stderr).toMatch(/--cluster-cidr: expected CIDRs/);
   });
 });
 

@@ -11,6 +11,7 @@ import { compile, createLowerCache } from '../../compiler/lower.js';
 import { checkRuleset, InvariantChecker, intervalOverlaps } from '../../ir/invariants.js';
 import type { Ruleset } from '../../ir/types.js';
 import { recordElementDelta } from '../../ir/element-delta.js';
+import { traceConnection } from '../../ir/interpret.js';
 import { hijack, kubeDns, objectsOf, reproOptions, stateReproducers, type Spec } from './conflict-reproducers.js';
 import { collidingClusterArb, collidingSequenceArb } from './conflict-arbitraries.js';
 
@@ -139,6 +140,16 @@ describe('invariants', () => {
     const v = checkRuleset(rs([{ key: { concat: ['10.0.0.1', 'tcp', 80] } }, { key: { concat: ['10.0.0.1', 'tcp', '80'] } }]));
     expect(v).toHaveLength(1);
     expect(v[0]!.message).toContain('10.0.0.1 . tcp . 80');
+  });
+
+  it('trace refuses a ruleset holding a key twice, as the kernel does (no silent first pick)', () => {
+    const r = compile(model([kubeDns]), reproOptions);
+    const t = r.tables[0]!;
+    const ips = t.sets.find((s) => s.name === 'service-ips')!;
+    const dup: Ruleset = { tables: [{ ...t, sets: t.sets.map((s) => (s === ips ? { ...s, elements: [...s.elements, { ...s.elements[0]!, comment: 'other' }] } : s)) }] };
+    const packet = { family: 'ip' as const, src: '10.244.9.9', dst: '10.96.0.10', proto: 'udp' as const, dport: 53 };
+    expect(() => traceConnection(dup, packet, { localAddresses: [], sourceIsLocal: false })).toThrow(/holds the key .* twice/);
+    expect(() => traceConnection(r, packet, { localAddresses: [], sourceIsLocal: false })).not.toThrow();
   });
 
   it('finds overlapping intervals only within the same exact parts', () => {
