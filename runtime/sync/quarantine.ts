@@ -232,12 +232,11 @@ export class Quarantine {
     for (const [key, reason] of rejected) {
       const e: QuarantinedPort = { key, refused: to.get(key) ?? [], kept: from.get(key) ?? [], reason, since: this.now() };
       this.entries.set(key, e);
-      // A retry refused again is not news.
+      // Retried and refused again: it never left. Only a new version refused is news.
       const i = released.findIndex((r) => r.key === key);
-      if (i >= 0 && samePorts(released[i]?.refused, e.refused)) {
-        e.since = (released[i] as QuarantinedPort).since;
-        released.splice(i, 1);
-      } else newly.push(e);
+      const was = i >= 0 ? released.splice(i, 1)[0] : undefined;
+      if (was && samePorts(was.refused, e.refused)) e.since = was.since;
+      else newly.push(e);
     }
     return { ...result, quarantined: this.list, newlyQuarantined: newly, released, probes, recoveredFrom: failure.message };
   }
