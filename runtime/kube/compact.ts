@@ -70,8 +70,7 @@ export function compactObject<T extends KubeObjectLike>(kind: WatchedKind, obj: 
     }
     case 'Node': {
       // The Node's status is large (images, conditions, nodeInfo) and rewritten by every heartbeat.
-      // taints: /healthz is unhealthy on a node tainted ToBeDeletedByClusterAutoscaler.
-      if (isObj(o.spec)) keepOnly(o.spec, new Set(['podCIDR', 'podCIDRs', 'taints']));
+      if (isObj(o.spec)) keepOnly(o.spec, new Set(['podCIDR', 'podCIDRs', 'taints'])); // taints: /healthz (autoscaler)
       if (isObj(o.status)) keepOnly(o.status, new Set(['addresses']));
       break;
     }
