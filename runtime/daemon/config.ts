@@ -282,8 +282,10 @@ export function resolveConfig(flags: RunFlags, env: ResolveEnv | ((p: string) =>
       clusterCIDRs: f.clusterCidr ?? file?.clusterCIDR ?? [],
       serviceCIDRs: f.serviceCidr ?? [],
       nodeName,
-      // kube-proxy matches --nodeport-addresses CIDRs against the node's interface addresses.
-      nodeIPs: (e.addresses ?? interfaceAddresses)(),
+      // kube-proxy matches --nodeport-addresses CIDRs against the node's interface addresses (read
+      // at start). Without CIDRs none are needed: `primary` is the Node's own address, and a family
+      // without a CIDR is every local address (`fib daddr type local`, which follows new addresses).
+      nodeIPs: nodePortAddresses.some((c) => c !== 'primary') ? (e.addresses ?? interfaceAddresses)() : [],
       nodePortAddresses,
       masqueradeAll: f.masqueradeAll ?? file?.nftables?.masqueradeAll ?? file?.masqueradeAll ?? false,
       masqueradeBit: f.masqueradeBit ?? file?.nftables?.masqueradeBit ?? defaultCompileOptions.masqueradeBit,

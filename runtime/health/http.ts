@@ -17,13 +17,14 @@ export function splitHostPort(hostPort: string): { host: string; port: number } 
   return { host: hp.host === '' ? '0.0.0.0' : hp.host, port: hp.port };
 }
 
-export function listen(host: string, port: number, handler: http.RequestListener): Promise<Listening> {
+/** `ipv6Only`: `::` without the IPv4 half, so that it can sit beside a listener on an IPv4 address. */
+export function listen(host: string, port: number, handler: http.RequestListener, opts: { ipv6Only?: boolean } = {}): Promise<Listening> {
   const server = http.createServer(handler);
   // Health probes and scrapers reconnect freely; idle keep-alive sockets must not delay shutdown.
   server.keepAliveTimeout = 5_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, ipv6Only: opts.ipv6Only ?? false }, () => {
       server.off('error', reject);
       resolve({
         server,

@@ -141,11 +141,17 @@ export class HealthCheckServers {
   private async open(port: number, entry: Entry): Promise<void> {
     for (const host of this.hosts) {
       entry.listening.push(
-        await listen(host, port, (_req, res) => {
-          const s = entry.state;
-          const healthy = this.proxyHealthy();
-          sendText(res, s.localEndpoints > 0 && healthy ? 200 : 503, healthCheckBody(s, healthy), { 'X-Load-Balancing-Endpoint-Weight': String(s.localEndpoints) });
-        }),
+        await listen(
+          host,
+          port,
+          (_req, res) => {
+            const s = entry.state;
+            const healthy = this.proxyHealthy();
+            sendText(res, s.localEndpoints > 0 && healthy ? 200 : 503, healthCheckBody(s, healthy), { 'X-Load-Balancing-Endpoint-Weight': String(s.localEndpoints) });
+          },
+          // Per family: `::` beside an IPv4 listener must not claim IPv4 too (EADDRINUSE).
+          { ipv6Only: host.includes(':') },
+        ),
       );
     }
   }

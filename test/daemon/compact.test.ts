@@ -93,6 +93,7 @@ describe('compactObject', () => {
     for (const gone of ['managedFields', 'last-applied-configuration', 'annotations', 'ownerReferences', '"generation"', 'targetRef', '"hostname":"pod-7"', 'deprecatedTopology', '"selector"', 'images', 'nodeInfo', 'conditions":[{"type":"Ready', 'LoadBalancerReady', 'providerID']) {
       expect(text, gone).not.toContain(gone);
     }
+    expect(text).toContain('"taints":[{"key":"k","effect":"NoSchedule"}]'); // /healthz reads the autoscaler's taint
     const lb = compacted.find((o) => o.metadata.name === 'lb') as Obj;
     expect(lb.metadata).toEqual({ name: 'lb', namespace: 'default', creationTimestamp: '2025-01-01T00:00:00Z', labels: { app: 'lb' }, uid: 'uid-lb', resourceVersion: '12345' });
     expect(lb.status).toEqual({ loadBalancer: { ingress: [{ ip: '203.0.113.1' }, { ip: '203.0.113.2', ipMode: 'Proxy' }] } });

@@ -69,9 +69,11 @@ describe('resolveConfig', () => {
       serviceCIDRs: [],
       nodePortAddresses: ['primary'],
       detectLocalMode: 'ClusterCIDR',
-      // CIDRs are matched against the node's interface addresses.
-      nodeIPs: ['192.168.0.1', '10.0.0.1', 'fd00::1'],
+      // primary needs no interface addresses (every local address for a family without a CIDR).
+      nodeIPs: [],
     });
+    // CIDRs are matched against the node's interface addresses.
+    expect(resolveConfig({ nodeportAddresses: ['10.0.0.0/8'] }, env()).compile.nodeIPs).toEqual(['192.168.0.1', '10.0.0.1', 'fd00::1']);
   });
 
   it('reads a KubeProxyConfiguration file; nftables.masqueradeAll is the field of this mode', () => {

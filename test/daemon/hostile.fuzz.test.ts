@@ -30,7 +30,7 @@ import { DaemonProc, startFakeApi, until, type LogLine } from './procs.js';
 import { NODE, node } from './fixtures.js';
 
 const TABLE = 'nfpz';
-const opts = { ...defaultCompileOptions, tableName: TABLE, clusterCIDRs: ['10.244.0.0/16'], nodeName: NODE };
+const opts = { ...defaultCompileOptions, tableName: TABLE, clusterCIDRs: ['10.244.0.0/16'], nodeName: NODE, nodePortAddresses: ['primary'] }; // the daemon's default
 const SEED = Number(process.env.NFTPROXY_FUZZ_SEED ?? 20261106);
 const RUNS = Number(process.env.NFTPROXY_FUZZ_RUNS ?? 2);
 const POISON = '10.96.250.';
