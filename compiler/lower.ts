@@ -22,7 +22,6 @@ import { fragmentId, lowerServicePort, type Fragment } from './fragment.js';
 import { daddr, dport, fibType, goto, gotoStmt, jump, konst, l4proto, mark, match, packetKey, rule, saddr, set, verdict } from './ir-build.js';
 
 
-const protocols = ['tcp', 'udp', 'sctp'] as const;
 
 /**
  * Elements shared by several service ports (a cluster IP of a multi-port service, an endpoint
@@ -548,12 +547,14 @@ function assemble(
   return { family: f, name: opts.tableName, sets, chains };
 }
 
-/** Slot I of a pool: DNAT to the address stored for the packet's key in slot I and its port. */
+/**
+ * Slot I of a pool: DNAT to the address stored for the packet's key in slot I and its port. One
+ * rule for every protocol: the key's `th dport` gives nft the transport context a NAT port needs
+ * (three rules per slot, one per protocol, tripled the rules nft fetches on every update).
+ */
 function slotRules(f: Family, ns: EndpointNamespace, pool: string, mixed: boolean, i: number): Rule[] {
-  // One rule per protocol: a NAT port needs an L4 protocol match in the same rule.
-  return protocols.map((proto) =>
+  return [
     rule([
-      match(l4proto, '==', konst(proto)),
       {
         kind: 'dnat',
         family: f,
@@ -561,7 +562,7 @@ function slotRules(f: Family, ns: EndpointNamespace, pool: string, mixed: boolea
         port: { kind: 'maplookup', key: packetKey(f, ns), map: mixed ? names.poolPort(pool, i) : names.poolPort(pool) },
       },
     ]),
-  );
+  ];
 }
 
 /**

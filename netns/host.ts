@@ -15,12 +15,13 @@ export const isRoot = process.getuid?.() === 0;
 const ENV = 'NFTPROXY_NETNS_HOST';
 let helperPid: number | undefined;
 
-function alive(pid: number): boolean {
+/** Is process `pid` alive (EPERM: alive, someone else's)? */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -56,9 +57,9 @@ function startHelper(): number {
 /** The nsenter prefix for host-side harness commands; empty as root. */
 export function hostPrefix(): string[] {
   if (isRoot) return [];
-  if (helperPid === undefined || !alive(helperPid)) {
+  if (helperPid === undefined || !pidAlive(helperPid)) {
     const inherited = Number(process.env[ENV]);
-    helperPid = Number.isInteger(inherited) && inherited > 0 && alive(inherited) && ready(inherited) ? inherited : startHelper();
+    helperPid = Number.isInteger(inherited) && inherited > 0 && pidAlive(inherited) && ready(inherited) ? inherited : startHelper();
   }
   return enter(helperPid);
 }

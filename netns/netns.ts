@@ -9,7 +9,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostArgv } from './host.js';
+import { hostArgv, pidAlive } from './host.js';
 
 export const NS_PREFIX = 'nfp-';
 const OWN_NAME = new RegExp(`^${NS_PREFIX}(\\d+)-(\\d+)-`);
@@ -267,14 +267,6 @@ function assertOurs(ns: string): void {
   if (!OWN_NAME.test(ns)) throw new Error(`refusing to use namespace ${JSON.stringify(ns)}: not created by the harness`);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function killPidsIn(ns: string): void {
   // A process still inside a namespace keeps it alive after `ip netns del`; kill exactly those.

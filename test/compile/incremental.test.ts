@@ -15,6 +15,7 @@ import { ModelCache } from '../../runtime/daemon/model-cache.js';
 import { ObjectStore, type KubeObjectLike } from '../../runtime/kube/store.js';
 import { collidingSequenceArb } from '../model/conflict-arbitraries.js';
 import { objectsOf, reproOptions } from '../model/conflict-reproducers.js';
+import { semantic } from './semantic.js';
 
 const opts = { ...defaultCompileOptions, clusterCIDRs: ['10.128.0.0/9'] };
 const ep = (i: number): Endpoint => ({ ip: `10.0.0.${i}`, port: 80, ready: true, serving: true, terminating: false, isLocal: false });
@@ -110,8 +111,6 @@ describe('incremental lowering', () => {
         'delete chain svc-lb-5000',
         'add rule svc-lb-5001',
         'add rule svc-ep-5000',
-        'add rule svc-ep-5000',
-        'add rule svc-ep-5000',
       ].sort(),
     );
     // Element commands: the slot address, the dispatch value (delete + add), the hairpin.
@@ -136,31 +135,6 @@ function applyStep(servicePorts: ServicePort[], s: { drop: number[]; trim: numbe
       const keep = (l: Endpoint[]) => l.filter((_, k) => k !== s.cut);
       return { ...sp, endpoints: keep(sp.endpoints), clusterEndpoints: keep(sp.clusterEndpoints), externalEndpoints: keep(sp.externalEndpoints ?? sp.clusterEndpoints) };
     });
-}
-
-/** A ruleset up to element order and slot assignment: what the datapath does, not how it is laid out. */
-function semantic(rs: ReturnType<typeof compile>): unknown {
-  return rs.tables.map((t) => {
-    const slotMaps = t.sets.filter((s) => /-(addr-\d+|port(-\d+)?)$/.test(s.name));
-    const perKey = new Map<string, string[]>();
-    for (const m of slotMaps.filter((s) => /-addr-\d+$/.test(s.name))) {
-      const portMap = t.sets.find((s) => s.name === m.name.replace('-addr-', '-port-')) ?? t.sets.find((s) => s.name === m.name.replace(/-addr-\d+$/, '-port'))!;
-      const ports = new Map(portMap.elements.map((e) => [JSON.stringify(e.key), e.data]));
-      for (const e of m.elements) {
-        const k = `${m.name.replace(/-addr-\d+$/, '')} ${JSON.stringify(e.key)}`;
-        const list = perKey.get(k) ?? [];
-        list.push(`${String(e.data)}:${String(ports.get(JSON.stringify(e.key)))}`);
-        perKey.set(k, list);
-      }
-    }
-    return {
-      sets: t.sets
-        .filter((s) => !slotMaps.includes(s))
-        .map((s) => ({ ...s, elements: s.elements.map((e) => JSON.stringify(e)).sort() })),
-      slots: [...perKey.entries()].map(([k, v]) => [k, v.sort()]).sort(),
-      chains: t.chains,
-    };
-  });
 }
 
 describe('a cached compile equals a fresh one', () => {
