@@ -30,7 +30,8 @@ import { DaemonProc, startFakeApi, until, type LogLine } from './procs.js';
 import { NODE, node } from './fixtures.js';
 
 const TABLE = 'nfpz';
-const opts = { ...defaultCompileOptions, tableName: TABLE, clusterCIDRs: ['10.244.0.0/16'], nodeName: NODE };
+// The daemon's defaults: --nodeport-addresses primary, as kube-proxy's nftables mode.
+const opts = { ...defaultCompileOptions, tableName: TABLE, clusterCIDRs: ['10.244.0.0/16'], nodeName: NODE, nodePortAddresses: ['primary'] };
 const SEED = Number(process.env.NFTPROXY_FUZZ_SEED ?? 20261106);
 const RUNS = Number(process.env.NFTPROXY_FUZZ_RUNS ?? 3);
 const POISON = '10.96.250.';
