@@ -343,12 +343,14 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
         // (fr can also be an older version coming back: same bookkeeping as a change.)
         if (prev !== fr) {
           cache.previous.set(id, fr);
+          // New references first: an address the new version keeps never drops to zero, so its
+          // element stays the same object (no delete + add of every endpoint of a big service).
+          addRefs(refs, fr, 1, dirty);
+          contributions(fr, dirty);
           if (prev) {
             addRefs(refs, prev, -1, dirty);
             contributions(prev, dirty);
           }
-          addRefs(refs, fr, 1, dirty);
-          contributions(fr, dirty);
           moveElements(cache.state[f], prev, fr, dirty);
         }
         fr.gen = gen;

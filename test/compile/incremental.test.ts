@@ -100,6 +100,10 @@ describe('incremental lowering', () => {
     expect(tx.commands.every((c) => c.what === 'element')).toBe(true);
     expect(tx.commands.length).toBeLessThanOrEqual(4);
     expect(elementCount(tx)).toBe(4); // slot 1234 address (delete + add), hairpin (delete + add)
+    // The other 4,999 hairpin elements are the same objects (no delete + re-add to resolve by key).
+    const hairpin = (rs: typeof before) => rs.tables.find((t) => t.family === 'ip')!.sets.find((s) => s.name === 'hairpin')!.elements;
+    const kept = new Set(hairpin(replaced));
+    expect(hairpin(before).filter((e) => kept.has(e)).length).toBe(hairpin(before).length - 1);
     const grown = compile(edit((l) => [...l.map((e, i) => (i === 1234 ? { ...e, ip: '10.250.0.1' } : e)), { ...(l[0] as Endpoint), ip: '10.250.0.2' }]), opts, cache);
     const tx2 = diffRulesets(replaced, grown);
     expect(structural(tx2)).toEqual(
