@@ -381,7 +381,7 @@ function nodeAddresses(model: ClusterModel, family: Family, opts: CompileOptions
  * CIDRs of this family (`primary` stands for the node's primary IP of the family, from the Node
  * object) matched against the node's addresses (--node-ip / the daemon's interface addresses,
  * else the Node object's). A family without a CIDR (or with a zero CIDR) is not restricted: every
- * node address of that family (--node-ip), else every local address (`fib daddr type local`).
+ * local address of that family (`fib daddr type local`), as kube-proxy's matchAll.
  * Never loopback.
  */
 export function nodePortAddresses(family: Family, opts: CompileOptions, nodeAddrs: string[], primaryIPs: string[]): string[] | 'all-local' {
@@ -394,7 +394,7 @@ export function nodePortAddresses(family: Family, opts: CompileOptions, nodeAddr
   if (cidrs.length > 0 && !cidrs.some((c) => parseCidr(c)?.len === 0)) {
     return nodeAddrs.filter(notLoopback).filter((a) => cidrs.some((c) => cidrContains(c, a)));
   }
-  if (opts.nodeIPs.length > 0) return opts.nodeIPs.filter(ofFamily).filter(notLoopback);
+  // kube-proxy's matchAll: every local address of the family (not just the listed interface addresses).
   return 'all-local';
 }
 

@@ -133,9 +133,9 @@ export interface CompileOptions {
   nodeName?: string;
   nodeZone?: string;
   /**
-   * The node's addresses (the daemon gives its interface addresses; the CLI --node-ip). They
-   * accept NodePorts when nodePortAddresses does not restrict a family; empty = every local
-   * address (`fib daddr type local`).
+   * The node's addresses (the daemon gives its interface addresses; the CLI --node-ip), matched
+   * against the nodePortAddresses CIDRs. A family without CIDRs accepts NodePorts on every local
+   * address (`fib daddr type local`), as kube-proxy's matchAll.
    */
   nodeIPs: string[];
   /**

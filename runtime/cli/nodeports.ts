@@ -6,7 +6,7 @@
 import type { ClusterModel, CompileOptions } from '../../compiler/model/types.js';
 
 export function primaryFallbackWarning(model: ClusterModel, opts: CompileOptions): string | undefined {
-  if (!opts.nodePortAddresses.includes('primary') || model.node.addresses.length > 0) return undefined;
+  if (!opts.nodePortAddresses.includes('primary') || (model.node.primaryIPs ?? []).length > 0) return undefined;
   if (!model.servicePorts.some((sp) => sp.nodePort !== undefined)) return undefined; // nothing to say without NodePorts
   const why = opts.nodeName ? `no Node object named ${opts.nodeName} (with addresses) in the input` : 'no --hostname-override/--node-name, so no Node object';
   return `warning: --nodeport-addresses primary: ${why}; NodePorts are accepted on every local address (give --nodeport-addresses CIDRs, or include the Node)`;
@@ -15,9 +15,8 @@ export function primaryFallbackWarning(model: ClusterModel, opts: CompileOptions
 /** `primary` → the node's primary IP of each family as a host CIDR, for the baseline compilers that take CIDRs only. */
 export function expandPrimary(opts: CompileOptions, model: ClusterModel): CompileOptions {
   if (!opts.nodePortAddresses.includes('primary')) return opts;
-  const v4 = model.node.addresses.find((a) => !a.includes(':'));
-  const v6 = model.node.addresses.find((a) => a.includes(':'));
-  const primary = [...(v4 ? [`${v4}/32`] : []), ...(v6 ? [`${v6}/128`] : [])];
+  // The Node object's primary IPs (first InternalIP, else ExternalIP, per family), as the lowering reads them.
+  const primary = (model.node.primaryIPs ?? []).map((ip) => (ip.includes(':') ? `${ip}/128` : `${ip}/32`));
   return { ...opts, nodePortAddresses: [...new Set(opts.nodePortAddresses.flatMap((c) => (c === 'primary' ? primary : [c])))] };
 }
 

@@ -76,9 +76,9 @@ describe('nodePortAddresses (kube-proxy NodePortAddresses)', () => {
     expect(nodePortAddresses('ip', o(['primary']), addrs, ['10.0.0.2', 'fd01::2'])).toEqual(['10.0.0.2']);
     expect(nodePortAddresses('ip6', o(['primary']), addrs, ['10.0.0.2', 'fd01::2'])).toEqual(['fd01::2']);
   });
-  it('a family without a CIDR is unrestricted (every local address, or --node-ip)', () => {
+  it('a family without a CIDR is unrestricted: every local address, even when the interface addresses are listed', () => {
     expect(nodePortAddresses('ip6', o(['10.0.0.0/8']), addrs, [])).toBe('all-local');
-    expect(nodePortAddresses('ip6', o(['10.0.0.0/8'], addrs), addrs, [])).toEqual(['fd00::2', 'fd01::2']);
+    expect(nodePortAddresses('ip6', o(['10.0.0.0/8'], addrs), addrs, [])).toBe('all-local');
     expect(nodePortAddresses('ip', o(['primary']), addrs, ['fd01::2'])).toBe('all-local');
   });
   it('CIDRs of a family select the node addresses inside; never loopback; a zero CIDR means all', () => {

@@ -23,7 +23,8 @@ import { NODE, node, service, slice } from './fixtures.js';
 
 const TABLE = 'nfpk';
 const SERVICES = 600;
-const opts = { ...defaultCompileOptions, tableName: TABLE, clusterCIDRs: ['10.244.0.0/16'], nodeName: NODE, nodePortAddresses: ['primary'] }; // the daemon's default
+// The daemon's defaults: --nodeport-addresses primary, as kube-proxy's nftables mode.
+const opts = { ...defaultCompileOptions, tableName: TABLE, clusterCIDRs: ['10.244.0.0/16'], nodeName: NODE, nodePortAddresses: ['primary'] };
 
 let topo: Topology;
 let ref: string;
