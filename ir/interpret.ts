@@ -207,7 +207,11 @@ function indexOf(s: SetDef): SetIndex {
         const p = pattern(e.key);
         if (isPoint(p)) {
           const id = keyId(p.map((f) => f.lo));
-          if (!idx.points.has(id)) idx.points.set(id, e);
+          // The kernel refuses a set holding one key twice (EEXIST), so no packet ever sees one:
+          // say so instead of picking one of the values (ir/invariants.ts keeps compiled
+          // rulesets free of this).
+          if (idx.points.has(id)) throw new Error(`set ${s.name} holds the key ${p.map((f) => String(f.lo)).join(' . ')} twice: the kernel refuses this ruleset`);
+          idx.points.set(id, e);
         } else idx.intervals.push({ p, e });
       }
     }

@@ -9,6 +9,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hostArgv, pidAlive } from './host.js';
 
 export const NS_PREFIX = 'nfp-';
 const OWN_NAME = new RegExp(`^${NS_PREFIX}(\\d+)-(\\d+)-`);
@@ -43,9 +44,20 @@ export class ExecError extends Error {
   }
 }
 
-/** Run argv on the host *without* a shell. Only used for `ip netns …` management and `ip -n`. */
+/** execFileSync of a host-side command (see run). */
+function hostSync(argv: readonly string[], opts: { encoding: 'utf8' }): string;
+function hostSync(argv: readonly string[], opts: { stdio: 'ignore' }): unknown;
+function hostSync(argv: readonly string[], opts: { encoding?: 'utf8'; stdio?: 'ignore' }): unknown {
+  const [cmd, ...args] = hostArgv(argv);
+  return execFileSync(cmd as string, args, opts);
+}
+
+/**
+ * Run argv on the host *without* a shell (in the user-namespace "host" when not root: host.ts).
+ * Only used for `ip netns …` management and `ip -n`.
+ */
 export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  const [cmd, ...args] = argv;
+  const [cmd, ...args] = hostArgv(argv);
   if (cmd === undefined) throw new Error('run: empty argv');
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -92,7 +104,8 @@ export async function sysctl(ns: string, settings: Record<string, string | numbe
  */
 export function spawnIn(ns: string, argv: readonly string[]): ChildProcess {
   assertOurs(ns);
-  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const [cmd, ...args] = hostArgv(['ip', 'netns', 'exec', ns, ...argv]);
+  const child = spawn(cmd as string, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   processes.add(child);
   child.on('exit', () => processes.delete(child));
   child.stdin?.on('error', () => undefined);
@@ -133,7 +146,7 @@ export async function cleanupAll(): Promise<void> {
 export function listOurNamespaces(): string[] {
   let out = '';
   try {
-    out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+    out = hostSync(['ip', 'netns', 'list'], { encoding: 'utf8' });
   } catch {
     return [];
   }
@@ -159,7 +172,7 @@ export function removeStaleNamespaces(): string[] {
     if (pid === process.pid || pidAlive(pid)) continue;
     killPidsIn(ns);
     try {
-      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      hostSync(['ip', 'netns', 'del', ns], { stdio: 'ignore' });
       removed.push(ns);
     } catch {
       // another worker may have removed it concurrently
@@ -254,20 +267,12 @@ function assertOurs(ns: string): void {
   if (!OWN_NAME.test(ns)) throw new Error(`refusing to use namespace ${JSON.stringify(ns)}: not created by the harness`);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function killPidsIn(ns: string): void {
   // A process still inside a namespace keeps it alive after `ip netns del`; kill exactly those.
   let out = '';
   try {
-    out = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
+    out = hostSync(['ip', 'netns', 'pids', ns], { encoding: 'utf8' });
   } catch {
     return;
   }
@@ -304,10 +309,16 @@ function cleanupAllSync(): void {
   for (const ns of namespaces) {
     killPidsIn(ns);
     try {
-      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      hostSync(['ip', 'netns', 'del', ns], { stdio: 'ignore' });
     } catch {
       // already gone
     }
   }
   namespaces.clear();
+}
+
+/** argv prefix that runs a command inside `ns` (for tools that take a wrapper, e.g. CliApplier). */
+export function nsExecArgv(ns: string): string[] {
+  assertOurs(ns);
+  return hostArgv(['ip', 'netns', 'exec', ns]);
 }

@@ -11,6 +11,7 @@
 import type { z } from 'zod';
 import { bigIntToIp, cidrContains, ipFamily, ipSortKey, normalizeCidr, normalizeIp, parseCidr, parseIp } from '../../ir/ip.js';
 import { categorizeEndpoints } from './categorize.js';
+import { objectsOfOtherProxies } from './proxy-filter.js';
 import { resolveConflicts } from './conflicts.js';
 import {
   SERVICE_NAME_LABEL,
@@ -448,8 +449,11 @@ export function buildUnresolvedModel(objects: readonly unknown[], options: Compi
   const sliceNames = new Set<string>();
   const nodes = new Map<string, Record<string, unknown>>();
   const serviceCIDRs: string[] = [];
+  const otherProxies = objectsOfOtherProxies(objects); // kube-proxy's informer label selector
+  log.problems.push(...otherProxies.problems);
 
   objects.forEach((input, index) => {
+    if (otherProxies.skip.has(input)) return;
     const obj = dropNulls(input);
     if (!isRecord(obj)) {
       log.add({ kind: 'input' }, `[${index}]`, `expected a Kubernetes object (a mapping with kind and metadata), got ${Array.isArray(obj) ? 'a list' : typeof obj}`);

@@ -1,30 +1,31 @@
 // `nftproxy apply FILE`: one full sync of a cluster dump into the CURRENT network namespace, and
 // `nftproxy cleanup`: remove exactly our tables (both families) and nothing else.
 
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { compileText } from '../../compiler/index.js';
 import { fullTransaction, type Command as IrCommand } from '../../ir/transaction.js';
 import type { Family } from '../../ir/types.js';
 import type { Applier } from '../apply/types.js';
+import { addFlags, parseFlags } from '../config/flags.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
-import { readInput, reportProblems } from './io.js';
-
-const applierOption = (): Option =>
-  new Option('--applier <applier>', 'lib: libnftables in-process; cli: the nft command; auto: lib when it loads').choices(['auto', 'cli', 'lib']).default('auto');
+import { reportNodePortFallback } from './nodeports.js';
+import { readInput, reportModel } from './io.js';
 
 export function applyCommand(out: (s: string) => void): Command {
   const cmd = new Command('apply')
     .description('program the ruleset of a cluster dump into the current network namespace (one atomic full sync)')
     .argument('<file>', 'YAML or JSON cluster dump, - for stdin')
-    .addOption(applierOption())
     .option('--check', 'only let the kernel validate the transaction (nft -c): nothing changes', false);
   withCompileOptions(cmd);
-  return cmd.action(async (file: string, flags: RawCompileFlags & { applier: 'auto' | 'cli' | 'lib'; check: boolean }) => {
+  addFlags(cmd, 'apply');
+  return cmd.action(async (file: string, flags: RawCompileFlags & { check: boolean }) => {
     const opts = compileOptionsFrom(flags);
+    const applierChoice = parseFlags(flags).applier ?? 'auto';
     const { model, ruleset } = compileText(readInput(file), opts);
-    reportProblems(model.problems);
+    reportModel(model);
+    reportNodePortFallback(model, opts);
     const [{ createApplier }, { SyncEngine }] = await Promise.all([import('../apply/index.js'), import('../sync/index.js')]);
-    const applier = createApplier(flags.applier);
+    const applier = createApplier(applierChoice);
     try {
       if (flags.check) {
         const started = performance.now();
@@ -63,16 +64,16 @@ export async function cleanup(applier: Applier, tableName: string): Promise<stri
 }
 
 export function cleanupCommand(out: (s: string) => void): Command {
-  return new Command('cleanup')
-    .description('remove our tables (ip and ip6) from the current network namespace, and nothing else')
-    .addOption(new Option('--table <name>', 'table name').default('nftproxy'))
-    .addOption(applierOption())
-    .action(async (flags: { table: string; applier: 'auto' | 'cli' | 'lib' }) => {
+  const cmd = new Command('cleanup').description('remove our tables (ip and ip6) from the current network namespace, and nothing else');
+  return addFlags(cmd, 'cleanup')
+    .action(async (raw: RawCompileFlags) => {
+      const flags = parseFlags(raw);
+      const table = flags.table ?? 'nftproxy';
       const { createApplier } = await import('../apply/index.js');
-      const applier = createApplier(flags.applier);
+      const applier = createApplier(flags.applier ?? 'auto');
       try {
-        const removed = await cleanup(applier, flags.table);
-        out(removed.length > 0 ? `removed table ${removed.join(', table ')}\n` : `no table named ${flags.table}: nothing to remove\n`);
+        const removed = await cleanup(applier, table);
+        out(removed.length > 0 ? `removed table ${removed.join(', table ')}\n` : `no table named ${table}: nothing to remove\n`);
       } finally {
         applier.close();
       }

@@ -8,6 +8,7 @@ import { rulesetStats } from '../../ir/stats.js';
 import { compileIptables } from '../../compiler/iptables/restore.js';
 import { compileKubeProxyNft } from '../../compiler/kubeproxy-nft/compile.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
+import { expandPrimary, reportNodePortFallback } from './nodeports.js';
 import { readInput, reportModel } from './io.js';
 
 type Format = 'nft' | 'json' | 'stats' | 'iptables' | 'kube-proxy-nft';
@@ -32,8 +33,9 @@ export function compileCommand(out: (s: string) => void): Command {
     const opts = compileOptionsFrom(flags);
     const { model, ruleset } = compileText(readInput(file), opts);
     reportModel(model);
-    if (flags.format === 'iptables') out(compileIptables(model.servicePorts, opts, flags.ipv6 ? 6 : 4));
-    else if (flags.format === 'kube-proxy-nft') out(JSON.stringify(rulesetToJson(compileKubeProxyNft(model.servicePorts, opts))) + '\n');
+    reportNodePortFallback(model, opts);
+    if (flags.format === 'iptables') out(compileIptables(model.servicePorts, expandPrimary(opts, model), flags.ipv6 ? 6 : 4));
+    else if (flags.format === 'kube-proxy-nft') out(JSON.stringify(rulesetToJson(compileKubeProxyNft(model.servicePorts, expandPrimary(opts, model)))) + '\n');
     else if (flags.format === 'json') out(JSON.stringify(rulesetToJson(ruleset)) + '\n');
     else if (flags.format === 'stats') {
       const s = rulesetStats(ruleset);

@@ -6,6 +6,7 @@ import { transactionToJson } from '../../compiler/nft/json.js';
 import { transactionToText } from '../../compiler/nft/text.js';
 import { diffRulesets } from '../../ir/diff.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
+import { reportNodePortFallback } from './nodeports.js';
 import { readInput, reportModel } from './io.js';
 
 export function diffCommand(out: (s: string) => void): Command {
@@ -20,6 +21,7 @@ export function diffCommand(out: (s: string) => void): Command {
     const before = compileText(readInput(oldFile), opts);
     const after = compileText(readInput(newFile), opts);
     reportModel(after.model);
+    reportNodePortFallback(after.model, opts);
     const tx = diffRulesets(before.ruleset, after.ruleset);
     if (flags.format === 'json') out(JSON.stringify(transactionToJson(tx)) + '\n');
     else out(transactionToText(tx));

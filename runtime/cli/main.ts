@@ -2,6 +2,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../../compiler/model/load.js';
+import { FlagError } from '../config/flags.js';
 import { compileCommand } from './compile.js';
 import { traceCommand } from './trace.js';
 import { diffCommand } from './diff.js';
@@ -33,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
       return EXIT_UNUSABLE;
     }
-    if (err instanceof InputError || err instanceof UsageError) {
+    if (err instanceof InputError || err instanceof UsageError || err instanceof FlagError) {
       process.stderr.write(`error: ${err.message}\n`);
       return EXIT_UNUSABLE;
     }

@@ -10,6 +10,7 @@ import { normalizeIp } from '../../ir/ip.js';
 import { traceConnection, type Packet, type TraceEnv } from '../../ir/interpret.js';
 import { formatTrace } from '../../ir/trace-format.js';
 import { compileOptionsFrom, withCompileOptions, type RawCompileFlags } from './options.js';
+import { reportNodePortFallback } from './nodeports.js';
 import { readInput, reportModel, UsageError } from './io.js';
 import { parseAddressArg, type AddressArg } from './address-arg.js';
 import { PACKET_LINE_SHAPE, tracePacketLines, type TraceRequest } from './trace-packets.js';
@@ -66,6 +67,7 @@ export function tracePacket(model: ClusterModel, opts: CompileOptions, req: Trac
     proto: dst.proto ?? 'tcp',
     dport: dst.port as number,
     ...(req.src?.port !== undefined ? { sport: req.src.port } : {}),
+    ...(req.iif !== undefined ? { iifname: req.iif } : {}),
   };
   const localAddresses = [...new Set([...nodeAddrs, '127.0.0.1', '::1', ...(req.fromNode ? [srcAddr] : [])])];
   return { packet, env: { localAddresses, sourceIsLocal: req.fromNode === true } };
@@ -98,6 +100,7 @@ export function traceCommand(out: (s: string) => void): Command {
     const opts = compileOptionsFrom(flags);
     const { model, ruleset } = compileText(readInput(file), opts);
     reportModel(model);
+    reportNodePortFallback(model, opts);
     if (flags.packets !== undefined) {
       const bad = tracePacketLines(readInput(flags.packets), (req) => {
         const { packet, env } = tracePacket(model, opts, req);

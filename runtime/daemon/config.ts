@@ -1,13 +1,23 @@
 // The daemon's configuration as kube-proxy users write it: a KubeProxyConfiguration file
 // (kubeproxy.config.k8s.io/v1alpha1) and/or kube-proxy's flags; flags override the file.
 // Everything is validated here, once, with messages that name the field and what was expected.
+//
+// Strict: every field of KubeProxyConfiguration is either implemented, or a start-up warning
+// naming it (it does not change where packets go), or exit 2 with the reason (a value we cannot
+// honour, e.g. mode: ipvs). Unknown fields are reported as kube-proxy's strict decoder does
+// (`strict decoding error: unknown field "x"`) and, like kube-proxy for v1alpha1, decoding then
+// continues leniently: a warning, not a failure.
 
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { defaultCompileOptions, type CompileOptions } from '../../compiler/model/types.js';
-import { normalizeCidr } from '../../ir/ip.js';
+import { normalizeIp } from '../../ir/ip.js';
+import { DEFAULT_NODEPORT_ADDRESSES, FlagError, detectLocalFrom, ignoredFlagWarnings, parseFlags, type RawFlags } from '../config/flags.js';
+import { cidrList, detectLocalMode, duration, hostPort, interfaceName, masqueradeBit, nodePortAddressList } from '../config/values.js';
+
+export { parseDuration, parseHostPort } from '../config/values.js';
 
 export type ApplierChoice = 'auto' | 'cli' | 'lib';
 
@@ -22,211 +32,268 @@ export interface DaemonConfig {
   minSyncPeriodMs: number;
   syncPeriodMs: number;
   applier: ApplierChoice;
+  /** Start-up warnings: fields and flags given that nftproxy does not implement. */
+  warnings: string[];
 }
 
 /** Flags as commander hands them over; undefined = not given (the file or the default applies). */
-export interface RunFlags {
-  config?: string;
-  kubeconfig?: string;
-  master?: string;
-  hostnameOverride?: string;
-  clusterCidr?: string;
-  nodeportAddresses?: string[];
-  masqueradeAll?: boolean;
-  healthzBindAddress?: string;
-  metricsBindAddress?: string;
-  applier?: string;
-  table?: string;
-  minSyncPeriod?: string;
-  syncPeriod?: string;
-  masqueradeBit?: string;
-}
+export type RunFlags = RawFlags;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/**
+ * What nftproxy does with each KubeProxyConfiguration field: 'use' (implemented, validated by
+ * the schema below), a reason string (not implemented: a warning when set), or the shape of a
+ * nested object. Anything else in a file is an unknown field.
+ */
+type FieldShape = 'use' | { ignored: string } | { [field: string]: FieldShape };
 
-/** Go's time.Duration text ("1s", "1h0m0s", "1.5m", "300ms") → milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const s = text.trim();
-  if (s === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s)) !== null) {
-    total += Number(m[1]) * (UNITS[m[2] as string] as number);
-    pos = re.lastIndex;
-  }
-  return pos === s.length && pos > 0 ? total : undefined;
+const CONNTRACK = { ignored: 'nftproxy does not tune conntrack sysctls' };
+const OTHER_MODE = { ignored: 'applies to another proxy mode' };
+
+const FIELDS: { [field: string]: FieldShape } = {
+  apiVersion: 'use',
+  kind: 'use',
+  featureGates: { ignored: 'nftproxy has no feature gates' },
+  clientConnection: {
+    kubeconfig: 'use',
+    acceptContentTypes: { ignored: 'nftproxy always asks for JSON' },
+    contentType: { ignored: 'nftproxy always asks for JSON' },
+    qps: { ignored: 'client rate limits are not implemented' },
+    burst: { ignored: 'client rate limits are not implemented' },
+  },
+  logging: { ignored: 'use --log-level' },
+  hostnameOverride: 'use',
+  bindAddress: { ignored: "the node's primary IPs come from the Node object" },
+  healthzBindAddress: 'use',
+  metricsBindAddress: 'use',
+  bindAddressHardFail: { ignored: 'binding failures of the healthz and metrics servers are always fatal' },
+  enableProfiling: { ignored: 'no /debug/pprof handler' },
+  showHiddenMetricsForVersion: { ignored: 'no hidden metrics' },
+  mode: 'use',
+  iptables: {
+    masqueradeBit: OTHER_MODE,
+    masqueradeAll: OTHER_MODE,
+    localhostNodePorts: OTHER_MODE,
+    snatNodeInternalIP: OTHER_MODE,
+    syncPeriod: OTHER_MODE,
+    minSyncPeriod: OTHER_MODE,
+  },
+  ipvs: {
+    syncPeriod: OTHER_MODE,
+    minSyncPeriod: OTHER_MODE,
+    scheduler: OTHER_MODE,
+    excludeCIDRs: OTHER_MODE,
+    strictARP: OTHER_MODE,
+    tcpTimeout: OTHER_MODE,
+    tcpFinTimeout: OTHER_MODE,
+    udpTimeout: OTHER_MODE,
+  },
+  nftables: { masqueradeBit: 'use', masqueradeAll: 'use', syncPeriod: 'use', minSyncPeriod: 'use' },
+  winkernel: {
+    networkName: OTHER_MODE,
+    sourceVip: OTHER_MODE,
+    enableDSR: OTHER_MODE,
+    rootHnsEndpointName: OTHER_MODE,
+    forwardHealthCheckVip: OTHER_MODE,
+  },
+  detectLocalMode: 'use',
+  detectLocal: { bridgeInterface: 'use', interfaceNamePrefix: 'use' },
+  clusterCIDR: 'use',
+  nodePortAddresses: 'use',
+  // nftproxy 0.1 read masquerade-all here; kube-proxy's field for this mode is nftables.masqueradeAll.
+  masqueradeAll: 'use',
+  oomScoreAdj: { ignored: "set the process's OOM score in the pod spec" },
+  conntrack: {
+    maxPerCore: CONNTRACK,
+    min: CONNTRACK,
+    tcpEstablishedTimeout: CONNTRACK,
+    tcpCloseWaitTimeout: CONNTRACK,
+    tcpBeLiberal: CONNTRACK,
+    udpTimeout: CONNTRACK,
+    udpStreamTimeout: CONNTRACK,
+  },
+  configSyncPeriod: { ignored: 'watches are never resynced on a timer; nftables.syncPeriod resyncs the kernel' },
+  portRange: { ignored: 'unused since the userspace proxy was removed' },
+  windowsRunAsService: { ignored: 'Linux only' },
+};
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Zero values (what kube-proxy's --write-config-to writes for unset fields) are not "set". */
+function isSet(v: unknown): boolean {
+  if (v === null || v === undefined || v === '' || v === false || v === 0) return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (isRecord(v)) return Object.values(v).some(isSet);
+  return true;
 }
 
-const duration = z.string().transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration like "1s", "500ms" or "1h0m0s", got "${v}"` });
-    return z.NEVER;
+/** Unknown fields (dotted paths) and warnings for set fields we do not implement. */
+function classify(doc: Record<string, unknown>, shape: { [f: string]: FieldShape }, prefix: string, unknown: string[], warnings: string[]): void {
+  for (const [k, v] of Object.entries(doc)) {
+    const path = prefix + k;
+    const s = shape[k];
+    if (s === undefined) unknown.push(path);
+    else if (s === 'use') continue;
+    else if ('ignored' in s && typeof s.ignored === 'string') {
+      if (isSet(v)) warnings.push(`${path} is not implemented by nftproxy and is ignored: ${s.ignored}`);
+    } else if (isRecord(v)) classify(v, s as { [f: string]: FieldShape }, `${path}.`, unknown, warnings);
+    else if (isSet(v)) unknown.push(path); // a scalar where kube-proxy has an object: the schema reports the type below
   }
-  return ms;
-});
+}
 
-const hostPort = z.string().refine((v) => v === '' || parseHostPort(v) !== undefined, {
-  message: 'expected host:port, e.g. 0.0.0.0:10256 or [::]:10256 (empty disables)',
-});
-
-const cidrList = z.string().transform((v, ctx) => {
-  const out: string[] = [];
-  for (const part of v.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const n = normalizeCidr(part);
-    if (n === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected comma-separated CIDRs, got "${part}"` });
-      return z.NEVER;
-    }
-    out.push(n);
-  }
-  return out;
-});
-
-export const kubeProxyConfigurationSchema = z.looseObject({
+const fileSchema = z.object({
   apiVersion: z.literal('kubeproxy.config.k8s.io/v1alpha1', { error: 'expected apiVersion kubeproxy.config.k8s.io/v1alpha1' }),
   kind: z.literal('KubeProxyConfiguration', { error: 'expected kind KubeProxyConfiguration' }),
   mode: z.enum(['', 'nftables'], { error: 'nftproxy implements mode "nftables" only' }).optional(),
-  clientConnection: z.looseObject({ kubeconfig: z.string().optional() }).optional(),
+  clientConnection: z.object({ kubeconfig: z.string().optional() }).optional(),
   hostnameOverride: z.string().optional(),
   clusterCIDR: cidrList.optional(),
-  nodePortAddresses: z.array(z.string()).optional().transform((v, ctx) => {
-    if (v === undefined) return undefined;
-    const out: string[] = [];
-    for (const [i, s] of v.entries()) {
-      if (s === 'primary') continue; // kube-proxy's default: the node's primary IPs
-      const n = normalizeCidr(s);
-      if (n === undefined) {
-        ctx.addIssue({ code: 'custom', path: [i], message: `expected a CIDR or "primary", got "${s}"` });
-        return z.NEVER;
-      }
-      out.push(n);
-    }
-    return out;
-  }),
+  nodePortAddresses: nodePortAddressList.optional(),
   masqueradeAll: z.boolean().optional(),
   healthzBindAddress: hostPort.optional(),
   metricsBindAddress: hostPort.optional(),
+  detectLocalMode: detectLocalMode.optional(),
+  detectLocal: z.object({ bridgeInterface: z.union([z.literal(''), interfaceName]).optional(), interfaceNamePrefix: z.union([z.literal(''), interfaceName]).optional() }).optional(),
   nftables: z
-    .looseObject({
-      masqueradeBit: z.number().int().min(0).max(31, { error: 'expected a bit number 0..31' }).optional(),
+    .object({
+      masqueradeBit: masqueradeBit.optional(),
+      masqueradeAll: z.boolean().optional(),
       minSyncPeriod: duration.optional(),
       syncPeriod: duration.optional(),
     })
     .optional(),
 });
 
-export type KubeProxyConfigurationFile = z.infer<typeof kubeProxyConfigurationSchema>;
+export type KubeProxyConfigurationFile = z.infer<typeof fileSchema>;
 
 function issuesText(error: z.ZodError, source: string): string {
   return error.issues.map((i) => `${source}: ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');
 }
 
-export function parseConfigFile(text: string, source = 'config'): KubeProxyConfigurationFile {
+/** Kubernetes treats null as absent (YAML `field:`); so do we. */
+function dropNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(dropNulls);
+  if (!isRecord(v)) return v;
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null).map(([k, x]) => [k, dropNulls(x)]));
+}
+
+/** The file, strictly classified: its implemented fields, and warnings for the rest. */
+export function decodeConfigFile(text: string, source = 'config'): { file: KubeProxyConfigurationFile; warnings: string[] } {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYaml(text, { maxAliasCount: 100 });
   } catch (err) {
-    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
+    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
-  const r = kubeProxyConfigurationSchema.safeParse(doc ?? {});
+  doc = dropNulls(doc ?? {});
+  if (!isRecord(doc)) throw new ConfigError(`${source}: expected a KubeProxyConfiguration object`);
+  const unknown: string[] = [];
+  const warnings: string[] = [];
+  classify(doc, FIELDS, '', unknown, warnings);
+  if (unknown.length > 0) {
+    warnings.unshift(`${source}: using lenient decoding as strict decoding failed: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(', ')}`);
+  }
+  const r = fileSchema.safeParse(doc);
   if (!r.success) throw new ConfigError(issuesText(r.error, source));
-  return r.data;
+  return { file: r.data, warnings: warnings.map((w) => (w.startsWith(source) ? w : `${source}: ${w}`)) };
 }
 
-export function parseHostPort(v: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(v);
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port > 65535) return undefined;
-  return { host: m[1] ?? m[2] ?? '', port };
+export function parseConfigFile(text: string, source = 'config'): KubeProxyConfigurationFile {
+  return decodeConfigFile(text, source).file;
 }
 
-const flagsSchema = z.object({
-  hostnameOverride: z.string().min(1, { error: 'expected a node name' }).optional(),
-  clusterCidr: cidrList.optional(),
-  nodeportAddresses: z.array(z.string()).optional().transform((v, ctx) => {
-    if (v === undefined) return undefined;
-    const out: string[] = [];
-    for (const s of v.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean)) {
-      if (s === 'primary') continue;
-      const n = normalizeCidr(s);
-      if (n === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected CIDRs, got "${s}"` });
-        return z.NEVER;
-      }
-      out.push(n);
+/** The node's interface addresses (in a network namespace: the namespace's), for --nodeport-addresses CIDRs. */
+export function interfaceAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      const n = normalizeIp(a.address.split('%')[0] as string);
+      if (n !== undefined && !a.internal) out.push(n);
     }
-    return out;
-  }),
-  healthzBindAddress: hostPort.optional(),
-  metricsBindAddress: hostPort.optional(),
-  applier: z.enum(['auto', 'cli', 'lib'], { error: 'expected auto, cli or lib' }).optional(),
-  table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, { error: 'expected letters, digits, _ and - (max 64)' }).optional(),
-  minSyncPeriod: duration.optional(),
-  syncPeriod: duration.optional(),
-  masqueradeBit: z.coerce.number().int().min(0).max(31, { error: 'expected a bit number 0..31' }).optional(),
-});
+  }
+  return [...new Set(out)];
+}
 
-const FLAG_NAMES: Record<string, string> = {
-  hostnameOverride: '--hostname-override',
-  clusterCidr: '--cluster-cidr',
-  nodeportAddresses: '--nodeport-addresses',
-  healthzBindAddress: '--healthz-bind-address',
-  metricsBindAddress: '--metrics-bind-address',
-  applier: '--applier',
-  table: '--table',
-  minSyncPeriod: '--min-sync-period',
-  syncPeriod: '--sync-period',
-  masqueradeBit: '--masquerade-bit',
-};
+export interface ResolveEnv {
+  readFile?: (p: string) => string;
+  /** The node's interface addresses (default: os.networkInterfaces()). */
+  addresses?: () => string[];
+}
 
 /** Flags + optional file → the validated configuration. Throws ConfigError with every problem. */
-export function resolveConfig(flags: RunFlags, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): DaemonConfig {
+export function resolveConfig(flags: RunFlags, env: ResolveEnv | ((p: string) => string) = {}): DaemonConfig {
+  const e: ResolveEnv = typeof env === 'function' ? { readFile: env } : env;
+  const readFile = e.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
   let file: KubeProxyConfigurationFile | undefined;
-  if (flags.config) {
+  const warnings: string[] = [];
+  const configPath = typeof flags['config'] === 'string' ? flags['config'] : undefined;
+  if (configPath) {
     let text: string;
     try {
-      text = readFile(flags.config);
+      text = readFile(configPath);
     } catch (err) {
-      throw new ConfigError(`--config ${flags.config}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new ConfigError(`--config ${configPath}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
-    file = parseConfigFile(text, flags.config);
+    const parsed = decodeConfigFile(text, configPath);
+    file = parsed.file;
+    warnings.push(...parsed.warnings);
   }
-  const r = flagsSchema.safeParse(flags);
-  if (!r.success) {
-    throw new ConfigError(r.error.issues.map((i) => `${FLAG_NAMES[String(i.path[0])] ?? i.path.join('.')}: ${i.message}`).join('\n'));
+  let f;
+  try {
+    f = parseFlags(flags);
+  } catch (err) {
+    if (err instanceof FlagError) throw new ConfigError(err.message);
+    throw err;
   }
-  const f = r.data;
+  warnings.push(...ignoredFlagWarnings(flags));
   const minSyncPeriodMs = f.minSyncPeriod ?? file?.nftables?.minSyncPeriod ?? 1000;
   const syncPeriodMs = f.syncPeriod ?? file?.nftables?.syncPeriod ?? 3_600_000;
   if (syncPeriodMs <= 0) throw new ConfigError('syncPeriod: expected a positive duration');
   if (minSyncPeriodMs > syncPeriodMs) throw new ConfigError(`minSyncPeriod (${minSyncPeriodMs} ms) must not exceed syncPeriod (${syncPeriodMs} ms)`);
   const nodeName = (f.hostnameOverride ?? file?.hostnameOverride ?? '').trim() || hostname().toLowerCase();
+  // A flag names the flag in messages, a file field its path.
+  const fromFlag = f.detectLocalMode !== undefined || f.podBridgeInterface !== undefined || f.podInterfaceNamePrefix !== undefined;
+  let detectLocal;
+  try {
+    detectLocal = detectLocalFrom(
+      f.detectLocalMode ?? file?.detectLocalMode,
+      f.podBridgeInterface ?? (file?.detectLocal?.bridgeInterface || undefined),
+      f.podInterfaceNamePrefix ?? (file?.detectLocal?.interfaceNamePrefix || undefined),
+      (flag) =>
+        fromFlag
+          ? flag
+          : { '--detect-local-mode': 'detectLocalMode', '--pod-bridge-interface': 'detectLocal.bridgeInterface', '--pod-interface-name-prefix': 'detectLocal.interfaceNamePrefix' }[flag],
+    );
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  // An empty list is unset, as in kube-proxy: the nftables-mode default, primary.
+  const nodePortAddresses = [f.nodeportAddresses, file?.nodePortAddresses].find((l) => l !== undefined && l.length > 0) ?? [...DEFAULT_NODEPORT_ADDRESSES];
   return {
-    kubeconfig: flags.kubeconfig ?? (file?.clientConnection?.kubeconfig || undefined),
-    master: flags.master,
+    kubeconfig: (f.kubeconfig as string | undefined) ?? (file?.clientConnection?.kubeconfig || undefined),
+    master: f.master as string | undefined,
     nodeName,
     compile: {
       ...defaultCompileOptions,
       tableName: f.table ?? defaultCompileOptions.tableName,
       clusterCIDRs: f.clusterCidr ?? file?.clusterCIDR ?? [],
+      serviceCIDRs: f.serviceCidr ?? [],
       nodeName,
-      nodeIPs: [],
-      nodePortAddresses: f.nodeportAddresses ?? file?.nodePortAddresses ?? [],
-      masqueradeAll: flags.masqueradeAll ?? file?.masqueradeAll ?? false,
+      // kube-proxy matches --nodeport-addresses CIDRs against the node's interface addresses.
+      nodeIPs: (e.addresses ?? interfaceAddresses)(),
+      nodePortAddresses,
+      masqueradeAll: f.masqueradeAll ?? file?.nftables?.masqueradeAll ?? file?.masqueradeAll ?? false,
       masqueradeBit: f.masqueradeBit ?? file?.nftables?.masqueradeBit ?? defaultCompileOptions.masqueradeBit,
+      ...detectLocal,
     },
     healthzBindAddress: f.healthzBindAddress ?? file?.healthzBindAddress ?? '0.0.0.0:10256',
     metricsBindAddress: f.metricsBindAddress ?? file?.metricsBindAddress ?? '127.0.0.1:10249',
     minSyncPeriodMs,
     syncPeriodMs,
     applier: f.applier ?? 'auto',
+    warnings,
   };
 }

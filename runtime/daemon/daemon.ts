@@ -7,16 +7,17 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { compile } from '../../compiler/index.js';
 import { createLowerCache } from '../../compiler/lower.js';
-import type { KeyConflict, Problem, ServicePort } from '../../compiler/model/types.js';
+import type { CompileOptions, KeyConflict, Problem, ServicePort } from '../../compiler/model/types.js';
 import { describeProblem } from '../../compiler/model/problem.js';
 import type { Family } from '../../ir/types.js';
 import { createApplier } from '../apply/index.js';
 import type { Applier } from '../apply/types.js';
-import { deleteStaleUdpFlows } from '../conntrack/udp.js';
+import { UdpConntrackReconciler } from '../conntrack/udp.js';
 import type { Listening } from '../health/http.js';
 import { listen, splitHostPort } from '../health/http.js';
-import { HealthCheckServers, healthCheckServices } from '../health/nodeports.js';
-import { ProxierHealth } from '../health/proxier.js';
+import { HealthCheckServers, healthCheckHosts, healthCheckServices } from '../health/nodeports.js';
+import { ProxierHealth, nodeEligible } from '../health/proxier.js';
+import { serviceCIDRsFrom } from '../kube/service-cidrs.js';
 import { kubeConfigFrom } from '../kube/client.js';
 import { ObjectStore, type KubeObjectLike } from '../kube/store.js';
 import { errorText, startWatches, type Watches } from '../kube/watch.js';
@@ -72,7 +73,9 @@ export class Daemon {
   private quarantine?: Quarantine;
   private watches?: Watches;
   private servers: Listening[] = [];
-  private previousPorts: ServicePort[] | undefined;
+  private readonly conntrack: UdpConntrackReconciler;
+  /** config.compile with the ServiceCIDR objects' CIDRs; recomputed when those change. */
+  private compileOpts?: CompileOptions;
   private reportedProblems = new Set<string>();
   private reportedConflicts = new Map<string, KeyConflict>();
   private syncs = 0;
@@ -86,7 +89,8 @@ export class Daemon {
     this.log = deps.log ?? pino({ base: { component: 'nftproxy' } });
     this.health = new ProxierHealth(2 * config.syncPeriodMs);
     this.models = new ModelCache(this.store, config.compile);
-    this.hc = new HealthCheckServers(this.log, deps.healthCheckHost ?? '0.0.0.0');
+    this.hc = new HealthCheckServers(this.log, deps.healthCheckHost ?? '0.0.0.0', () => this.health.proxyHealthy());
+    this.conntrack = new UdpConntrackReconciler(this.log);
     this.loop = new SyncLoop({
       minSyncPeriodMs: config.minSyncPeriodMs,
       syncPeriodMs: config.syncPeriodMs,
@@ -117,7 +121,9 @@ export class Daemon {
     const cfg = this.config;
     this.applier = this.deps.applier ?? createApplier(cfg.applier);
     this.metrics.setApplier(this.applier.name);
-    this.quarantine = new Quarantine(new SyncEngine({ applier: this.applier, syncPeriodMs: cfg.syncPeriodMs, ownedTables: tablesOf(cfg.compile.tableName) }));
+    // No immediate full retry inside the engine: after a refused partial sync the quarantine
+    // checks for drift (then retries full itself) or else searches the change set.
+    this.quarantine = new Quarantine(new SyncEngine({ applier: this.applier, syncPeriodMs: cfg.syncPeriodMs, ownedTables: tablesOf(cfg.compile.tableName), retryFullOnFailure: false }));
     this.health.queued(); // nothing is programmed yet: unhealthy if that lasts beyond the timeout
 
     if (cfg.healthzBindAddress !== '') this.servers.push(await this.health.serve(cfg.healthzBindAddress));
@@ -141,6 +147,7 @@ export class Daemon {
     this.store.onChange((c) => {
       this.health.queued();
       if (c.kind === 'Node') this.updateNodeEligibility();
+      if (c.kind === 'ServiceCIDR') this.compileOpts = undefined;
       // Before every resource is listed the store is partial: programming it would drop services.
       if (this.watches?.isSynced()) this.loop.request();
     });
@@ -168,7 +175,7 @@ export class Daemon {
 
   private updateNodeEligibility(): void {
     const node = this.store.get('Node', '', this.config.nodeName) as (KubeObjectLike & { metadata?: { deletionTimestamp?: unknown } }) | undefined;
-    this.health.setNodeEligible(!node?.metadata?.deletionTimestamp);
+    this.health.setNodeEligible(nodeEligible(node));
   }
 
   private reportProblems(problems: Problem[]): void {
@@ -218,13 +225,15 @@ export class Daemon {
       const t1 = performance.now();
       this.reportProblems(model.problems);
       this.reportConflicts(model.conflicts);
+      this.compileOpts ??= { ...this.config.compile, serviceCIDRs: serviceCIDRsFrom(this.store.list('ServiceCIDR'), this.config.compile.serviceCIDRs) };
+      const opts = this.compileOpts;
       const m = model;
       let lowerMs = 0;
       // The quarantine compiles the model with quarantined ports at their kept version (and
       // subsets of the changes while it searches for a culprit); the first compile is the sync's.
       const compilePorts = (servicePorts: ServicePort[]) => {
         const t = performance.now();
-        const rs = compile({ ...m, servicePorts }, this.config.compile, this.lowerCache);
+        const rs = compile({ ...m, servicePorts }, opts, this.lowerCache);
         if (lowerMs === 0) lowerMs = performance.now() - t;
         return rs;
       };
@@ -264,11 +273,9 @@ export class Daemon {
       { kind: summary.kind, reason: summary.reason, durationMs: Math.round(summary.durationMs * 10) / 10, modelMs: Math.round(summary.modelMs * 10) / 10, lowerMs: Math.round(summary.lowerMs * 10) / 10, commands: summary.commands, services: this.store.count('Service'), servicePorts: summary.servicePorts, endpoints: summary.endpoints, problems: summary.problems, conflicts: summary.conflicts, quarantined: summary.quarantined, ...(summary.probes > 0 ? { probes: summary.probes } : {}) },
       'sync',
     );
+    if (this.deps.healthCheckHost === undefined) await this.hc.setHosts(healthCheckHosts(this.config.compile, model.node.addresses));
     await this.hc.update(healthCheckServices(model.servicePorts));
-    // Not after the first sync: without a previous model every UDP port would look new, costing a
-    // conntrack run per UDP service at start.
-    if (this.previousPorts && (this.deps.conntrack ?? true)) await deleteStaleUdpFlows(this.previousPorts, model.servicePorts, this.log);
-    this.previousPorts = model.servicePorts;
+    if (this.deps.conntrack ?? true) await this.conntrack.afterSync(model.servicePorts);
     for (const l of this.syncListeners) l(summary);
   }
 }

@@ -112,6 +112,7 @@ export class ModelCache {
   }
 
   private changed(c: StoreChange): void {
+    if (c.kind === 'ServiceCIDR') return; // cluster-wide, not per service: the daemon passes them as compile options
     if (c.kind === 'Node') {
       // Nodes are updated constantly (status heartbeats); only the facts the model uses (zone
       // label, addresses) invalidate every service.

@@ -2,6 +2,7 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseHostPort } from '../config/values.js';
 
 export interface Listening {
   server: http.Server;
@@ -9,11 +10,11 @@ export interface Listening {
   close(): Promise<void>;
 }
 
+/** A validated bind address (runtime/config/values.ts parses it); an empty host is every IPv4 address. */
 export function splitHostPort(hostPort: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(hostPort);
-  if (!m) throw new Error(`expected host:port, got "${hostPort}"`);
-  const host = m[1] ?? m[2] ?? '';
-  return { host: host === '' ? '0.0.0.0' : host, port: Number(m[3]) };
+  const hp = parseHostPort(hostPort);
+  if (!hp) throw new Error(`expected host:port, got "${hostPort}"`);
+  return { host: hp.host === '' ? '0.0.0.0' : hp.host, port: hp.port };
 }
 
 export function listen(host: string, port: number, handler: http.RequestListener): Promise<Listening> {
@@ -38,7 +39,11 @@ export function listen(host: string, port: number, handler: http.RequestListener
 }
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body), headers);
+}
+
+/** kube-proxy's health responses: JSON with X-Content-Type-Options nosniff. */
+export function sendText(res: http.ServerResponse, status: number, text: string, headers: http.OutgoingHttpHeaders = {}): void {
   res.writeHead(status, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff', ...headers });
   res.end(text);
 }

@@ -29,7 +29,9 @@ export const KEPT_ANNOTATIONS: ReadonlySet<string> = new Set<string>();
 const TOP: Record<WatchedKind, ReadonlySet<string>> = {
   Service: new Set(['spec', 'status']),
   EndpointSlice: new Set(['addressType', 'ports', 'endpoints']),
+  ServiceCIDR: new Set(['spec']),
   Node: new Set(['spec', 'status']),
+  ServiceCIDR: new Set(['spec']),
 };
 
 /** Fields of each EndpointSlice endpoint the model reads (not targetRef, hostname, deprecatedTopology). */
@@ -69,7 +71,7 @@ export function compactObject<T extends KubeObjectLike>(kind: WatchedKind, obj: 
     }
     case 'Node': {
       // The Node's status is large (images, conditions, nodeInfo) and rewritten by every heartbeat.
-      if (isObj(o.spec)) keepOnly(o.spec, new Set(['podCIDR', 'podCIDRs']));
+      if (isObj(o.spec)) keepOnly(o.spec, new Set(['podCIDR', 'podCIDRs', 'taints'])); // taints: /healthz (autoscaler)
       if (isObj(o.status)) keepOnly(o.status, new Set(['addresses']));
       break;
     }

@@ -1,9 +1,9 @@
-// The daemon's view of the cluster: the latest version of every Service, EndpointSlice and this
-// Node, as raw Kubernetes JSON (the compiler validates; the store only keeps). Every change bumps
+// The daemon's view of the cluster: the latest version of every Service, EndpointSlice,
+// ServiceCIDR and this Node, as raw Kubernetes JSON (the compiler validates; the store only keeps). Every change bumps
 // a generation and remembers when the oldest not-yet-programmed change arrived, which is what the
 // network programming latency metric measures from.
 
-export type WatchedKind = 'Service' | 'EndpointSlice' | 'Node';
+export type WatchedKind = 'Service' | 'EndpointSlice' | 'Node' | 'ServiceCIDR';
 
 export interface KubeObjectLike {
   metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string; creationTimestamp?: unknown };
@@ -21,6 +21,8 @@ export interface StoreChange {
   at: number;
 }
 
+const API_VERSIONS: Record<WatchedKind, string> = { Service: 'v1', Node: 'v1', EndpointSlice: 'discovery.k8s.io/v1', ServiceCIDR: 'networking.k8s.io/v1' };
+
 function keyOf(obj: KubeObjectLike): string {
   const md = obj.metadata ?? {};
   // Names are unique per namespace at any moment; the uid tells a re-created object from the old one.
@@ -32,6 +34,7 @@ export class ObjectStore {
     ['Service', new Map()],
     ['EndpointSlice', new Map()],
     ['Node', new Map()],
+    ['ServiceCIDR', new Map()],
   ]);
   private gen = 0;
   /** Arrival times of changes not yet consumed by a sync, oldest first. */
@@ -75,11 +78,11 @@ export class ObjectStore {
   /** Every object, in a stable order (kind, then key): the compiler's input. */
   snapshot(): KubeObjectLike[] {
     const out: KubeObjectLike[] = [];
-    for (const kind of ['Node', 'Service', 'EndpointSlice'] as const) {
+    for (const kind of ['Node', 'ServiceCIDR', 'Service', 'EndpointSlice'] as const) {
       const map = this.map(kind);
       for (const key of [...map.keys()].sort()) {
         const o = map.get(key);
-        if (o) out.push({ kind, apiVersion: kind === 'EndpointSlice' ? 'discovery.k8s.io/v1' : 'v1', ...o } as KubeObjectLike);
+        if (o) out.push({ kind, apiVersion: API_VERSIONS[kind], ...o } as KubeObjectLike);
       }
     }
     return out;

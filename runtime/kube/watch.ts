@@ -1,10 +1,16 @@
-// List + watch of Services, EndpointSlices and this Node through client-node informers, feeding
-// the ObjectStore. client-node relists by itself on 410 Gone (as an HTTP status or as a watch
-// ERROR event) and re-watches when a stream ends cleanly; on any other error it stops, so we
-// restart it here with exponential backoff.
+// List + watch of Services, EndpointSlices, ServiceCIDRs and this Node through client-node
+// informers, feeding the ObjectStore. client-node relists by itself on 410 Gone (as an HTTP status
+// or as a watch ERROR event) and re-watches when a stream ends cleanly; on any other error it
+// stops, so we restart it here with exponential backoff.
+//
+// Services and EndpointSlices are selected server-side with kube-proxy's label selector: Services
+// of another proxy (service.kubernetes.io/service-proxy-name) and headless slices never reach us.
+// ServiceCIDRs are optional: an API server without networking.k8s.io/v1 servicecidrs (404) leaves
+// --service-cidr as the only source, said once in the log.
 
 import { ListWatch, Watch, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import { rawList } from './client.js';
+import { PROXY_LABEL_SELECTOR } from '../../compiler/model/proxy-filter.js';
+import { ApiError, rawList } from './client.js';
 import { compactObject } from './compact.js';
 import type { ObjectStore, WatchedKind } from './store.js';
 
@@ -32,15 +38,29 @@ interface Resource {
   kind: WatchedKind;
   path: string;
   fieldSelector?: string;
+  labelSelector?: string;
+  /** Absent from older API servers: a 404 counts as an empty, synced list and is not retried. */
+  optional?: boolean;
 }
 
 export function resourcesFor(nodeName: string): Resource[] {
   return [
-    { kind: 'Service', path: '/api/v1/services' },
-    { kind: 'EndpointSlice', path: '/apis/discovery.k8s.io/v1/endpointslices' },
+    { kind: 'Service', path: '/api/v1/services', labelSelector: PROXY_LABEL_SELECTOR },
+    { kind: 'EndpointSlice', path: '/apis/discovery.k8s.io/v1/endpointslices', labelSelector: PROXY_LABEL_SELECTOR },
     { kind: 'Node', path: '/api/v1/nodes', fieldSelector: `metadata.name=${nodeName}` },
+    { kind: 'ServiceCIDR', path: '/apis/networking.k8s.io/v1/servicecidrs', optional: true },
   ];
 }
+
+function listPathOf(res: Resource): string {
+  const q = new URLSearchParams();
+  if (res.labelSelector) q.set('labelSelector', res.labelSelector);
+  if (res.fieldSelector) q.set('fieldSelector', res.fieldSelector);
+  const qs = q.toString();
+  return qs ? `${res.path}?${qs}` : res.path;
+}
+
+class ApiAbsent extends Error {}
 
 export function startWatches(kc: KubeConfig, store: ObjectStore, opts: WatchOptions): Watches {
   const initial = opts.initialBackoffMs ?? 500;
@@ -53,11 +73,29 @@ export function startWatches(kc: KubeConfig, store: ObjectStore, opts: WatchOpti
   let resolveSynced: () => void = () => undefined;
   const synced = new Promise<void>((r) => (resolveSynced = r));
 
+  const markListed = (kind: WatchedKind): void => {
+    if (listedKinds.has(kind)) return;
+    listedKinds.add(kind);
+    if (listedKinds.size === resources.length) resolveSynced();
+  };
+
   for (const res of resources) {
     let attempt = 0;
-    const listPath = res.fieldSelector ? `${res.path}?fieldSelector=${encodeURIComponent(res.fieldSelector)}` : res.path;
+    let absent = false;
+    const listPath = listPathOf(res);
     const listFn = async (): Promise<KubernetesListObject<KubernetesObject>> => {
-      const list = await rawList(kc, listPath);
+      let list;
+      try {
+        list = await rawList(kc, listPath);
+      } catch (err) {
+        if (res.optional && err instanceof ApiError && err.statusCode === 404) {
+          absent = true;
+          if (!listedKinds.has(res.kind)) opts.log.info({ kind: res.kind, path: res.path }, 'API not served (404); using the flags only');
+          markListed(res.kind);
+          throw new ApiAbsent(`${res.path}: not served`);
+        }
+        throw err;
+      }
       // Before the informer caches them: it and the store then share the compact objects.
       for (const item of list.items) compactObject(res.kind, item as KubernetesObject);
       attempt = 0;
@@ -66,23 +104,22 @@ export function startWatches(kc: KubeConfig, store: ObjectStore, opts: WatchOpti
         // this function returns: count the kind as synced after that.
         setImmediate(() => {
           if (listedKinds.has(res.kind)) return;
-          listedKinds.add(res.kind);
           opts.log.info({ kind: res.kind, items: list.items.length, resourceVersion: list.metadata?.resourceVersion }, 'initial list');
-          if (listedKinds.size === resources.length) resolveSynced();
+          markListed(res.kind);
         });
       }
       return list as KubernetesListObject<KubernetesObject>;
     };
     // makeInformer in client-node 1.4 takes no field selector; ListWatch (what it wraps) does.
     const informer: Informer<KubernetesObject> = res.fieldSelector
-      ? new ListWatch(res.path, new Watch(kc), listFn, false, undefined, res.fieldSelector)
-      : makeInformer(kc, res.path, listFn);
+      ? new ListWatch(res.path, new Watch(kc), listFn, false, res.labelSelector, res.fieldSelector)
+      : makeInformer(kc, res.path, listFn, res.labelSelector);
     // Watch events: the informer has cached `o` itself just before; compacting in place strips both.
     informer.on('add', (o) => store.upsert(res.kind, compactObject(res.kind, o)));
     informer.on('update', (o) => store.upsert(res.kind, compactObject(res.kind, o)));
     informer.on('delete', (o) => store.remove(res.kind, o));
     informer.on('error', (err: unknown) => {
-      if (stopped) return;
+      if (stopped || absent) return; // an API the server does not have is not retried
       const delay = Math.min(max, initial * 2 ** attempt);
       attempt++;
       opts.log.warn({ kind: res.kind, err: errorText(err), retryInMs: delay }, 'watch failed; retrying');

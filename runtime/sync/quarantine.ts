@@ -131,7 +131,21 @@ export class Quarantine {
 
   private async contain(included: ServicePort[], compile: PortsCompiler, failure: SyncError, released: QuarantinedPort[]): Promise<ContainedResult> {
     // Partial probes need a kernel that holds the mirror: check for drift first (cheap).
-    let mode: 'partial' | 'full' = this.engine.hasMirror && (await this.engine.checkDrift()) === null ? 'partial' : 'full';
+    const drift = this.engine.hasMirror ? await this.engine.checkDrift() : 'no mirror';
+    if (drift !== null && failure.kind === 'partial') {
+      // Someone deleted or flushed our table: that alone fails a partial transaction, and the
+      // full sync the drift check scheduled may simply succeed (an engine with
+      // retryFullOnFailure has tried that already: failure.kind is then 'full').
+      try {
+        const r = await this.engine.sync(compile(included));
+        this.programmed = included;
+        return { ...r, quarantined: this.list, newlyQuarantined: [], released, probes: 0, recoveredFrom: failure.message };
+      } catch (err) {
+        if (!(err instanceof SyncError)) throw err;
+        failure = err;
+      }
+    }
+    let mode: 'partial' | 'full' = drift === null ? 'partial' : 'full';
     let probes = 0;
     let from = byKey(this.programmed ?? []);
     const to = byKey(included);

@@ -13,7 +13,8 @@ import { compileIptables } from '../../compiler/iptables/restore.js';
 import { compileKubeProxyNft } from '../../compiler/kubeproxy-nft/compile.js';
 import { rulesetToJson } from '../../compiler/nft/json.js';
 import { ep, sampleCluster, svcPort, testOptions } from '../iptables/fixtures.js';
-import { inNewNetns, isRoot } from '../iptables/unshare.js';
+import { describeAsRoot, describeInNetns, NEEDS_ROOT } from '../harness/privileges.js';
+import { inNewNetns } from '../iptables/unshare.js';
 
 const many = (n: number) =>
   Array.from({ length: n }, (_, i) =>
@@ -97,7 +98,7 @@ describe('object counts', () => {
   });
 });
 
-describe.skipIf(!isRoot())('object counts agree with what the kernel holds', () => {
+describeAsRoot(NEEDS_ROOT.iptablesSave)('iptables object counts agree with what the kernel holds', () => {
   it('iptables: rules and chains listed by iptables-legacy-save', () => {
     const text = compileIptables(sampleCluster(), testOptions);
     const r = inNewNetns('iptables-legacy-restore --noflush < "$D/r" && iptables-legacy-save', { r: text });
@@ -109,6 +110,9 @@ describe.skipIf(!isRoot())('object counts agree with what the kernel holds', () 
     expect(c.chains).toBe(lines.filter((l) => l.startsWith(':') && !builtin.test(l)).length);
     expect(c.tables).toBe(lines.filter((l) => l.startsWith('*')).length);
   });
+});
+
+describeInNetns('nft object counts agree with what the kernel holds', () => {
   it('nft: chains, rules, sets, maps and elements listed by nft -j', () => {
     const rs = compileKubeProxyNft(sampleCluster(), testOptions);
     const r = inNewNetns('nft -j -f "$D/rs.json" && nft -j list ruleset', { 'rs.json': JSON.stringify(rulesetToJson(rs)) });

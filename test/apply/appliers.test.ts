@@ -9,7 +9,7 @@ import { CliApplier } from '../../runtime/apply/cli.js';
 import { createApplier, loadLibnftables } from '../../runtime/apply/index.js';
 import { ApplyError, type Applier, type NftJsonRoot } from '../../runtime/apply/types.js';
 import { backendKey, endpointIp, layout, mapSet, TABLE } from '../diff/fixtures.js';
-import { createNamespace, destroyNamespace } from '../harness/netns.js';
+import { createNamespace, destroyNamespace, nsExecArgv } from '../harness/netns.js';
 import { normalizedListing, rawListing } from '../sync/kernel.js';
 import { RemoteApplier } from './remote-applier.js';
 
@@ -20,7 +20,7 @@ const changed = mapSet(base, 'backend-addr', (s) => ({
 }));
 
 const kinds: { name: 'cli' | 'lib'; make: (ns: string) => Promise<Applier> }[] = [
-  { name: 'cli', make: async (ns) => new CliApplier({ wrap: ['ip', 'netns', 'exec', ns] }) },
+  { name: 'cli', make: async (ns) => new CliApplier({ wrap: nsExecArgv(ns) }) },
   { name: 'lib', make: (ns) => RemoteApplier.start(ns, 'lib') },
 ];
 
@@ -43,7 +43,7 @@ describe.each(kinds)('$name applier in a private namespace', ({ name, make }) =>
   it('loads a full transaction, then a diff, and ends where a fresh load of the new state is', async () => {
     await applier.apply(fullTransaction(base));
     await applier.apply(diffRulesets(base, changed));
-    const reference = new CliApplier({ wrap: ['ip', 'netns', 'exec', fresh] });
+    const reference = new CliApplier({ wrap: nsExecArgv(fresh) });
     await reference.apply(fullTransaction(changed));
     reference.close();
     expect(await normalizedListing(ns)).toEqual(await normalizedListing(fresh));

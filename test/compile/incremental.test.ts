@@ -8,6 +8,13 @@ import { defaultCompileOptions, type Endpoint, type ServicePort } from '../../co
 import { compile, createLowerCache } from '../../compiler/lower.js';
 import { stableSlots } from '../../compiler/fragment.js';
 import { diffRulesets } from '../../ir/diff.js';
+import { checkRuleset } from '../../ir/invariants.js';
+import type { Ruleset } from '../../ir/types.js';
+import { compile as checkedCompile } from '../../compiler/index.js';
+import { ModelCache } from '../../runtime/daemon/model-cache.js';
+import { ObjectStore, type KubeObjectLike } from '../../runtime/kube/store.js';
+import { collidingSequenceArb } from '../model/conflict-arbitraries.js';
+import { objectsOf, reproOptions } from '../model/conflict-reproducers.js';
 
 const opts = { ...defaultCompileOptions, clusterCIDRs: ['10.128.0.0/9'] };
 const ep = (i: number): Endpoint => ({ ip: `10.0.0.${i}`, port: 80, ready: true, serving: true, terminating: false, isLocal: false });
@@ -205,3 +212,65 @@ describe('the element-delta hints of the incremental lowering', () => {
     );
   });
 });
+
+describe('keys shared and moving between Services (issue 11)', () => {
+  /** Keeps the store equal to `objects`, as watch events would. */
+  function syncStore(store: ObjectStore, objects: unknown[]): void {
+    const kinds = ['Service', 'EndpointSlice', 'Node'] as const;
+    const want = new Map<string, KubeObjectLike>();
+    for (const o of objects as (KubeObjectLike & { kind: (typeof kinds)[number] })[]) want.set(`${o.kind} ${o.metadata?.namespace ?? ''}/${o.metadata?.name}`, o);
+    for (const kind of kinds) {
+      for (const old of store.list(kind)) if (!want.has(`${kind} ${old.metadata?.namespace ?? ''}/${old.metadata?.name}`)) store.remove(kind, old);
+    }
+    for (const [k, o] of want) {
+      const kind = k.slice(0, k.indexOf(' ')) as (typeof kinds)[number];
+      const old = store.get(kind, o.metadata?.namespace ?? '', o.metadata?.name ?? '');
+      const { resourceVersion: _rv, ...oldMd } = (old?.metadata ?? {}) as Record<string, unknown>;
+      if (old && JSON.stringify({ ...old, metadata: oldMd }) === JSON.stringify(o)) continue;
+      store.upsert(kind, { ...o, metadata: { ...o.metadata, resourceVersion: String(++version) } });
+    }
+  }
+  let version = 0;
+
+  it('the daemon path (ModelCache, ConflictResolver, LowerCache, checked compile) equals a fresh compile; hinted diff equals walking', () => {
+    fc.assert(
+      fc.property(collidingSequenceArb(1, 5), (steps) => {
+        const store = new ObjectStore();
+        const models = new ModelCache(store, reproOptions);
+        const cache = createLowerCache();
+        let before: Ruleset | undefined;
+        for (const specs of steps) {
+          const objects = objectsOf(specs);
+          syncStore(store, objects);
+          const inc = models.build();
+          const full = buildModel(objects, reproOptions);
+          expect(inc.problems).toEqual([]);
+          expect(inc.servicePorts).toEqual(full.servicePorts);
+          expect(inc.conflicts).toEqual(full.conflicts);
+          const after = checkedCompile(inc, reproOptions, cache); // throws on a key held twice or overlapping intervals
+          const fresh = checkedCompile(full, reproOptions);
+          expect(checkRuleset(after)).toEqual([]);
+          expect(semantic(after)).toEqual(semantic(fresh));
+          if (before) {
+            const tx = diffRulesets(before, after);
+            expect(normalTx(tx)).toEqual(normalTx(diffRulesets(unhintedRs(before), unhintedRs(after))));
+            // The diff touches each key of a set at most once per operation.
+            for (const c of tx.commands) {
+              if (c.what !== 'element') continue;
+              const keys = c.elements.map((e) => JSON.stringify(e.key));
+              expect(new Set(keys).size, `${c.op} ${c.set}`).toBe(keys.length);
+            }
+          }
+          before = after;
+        }
+      }),
+      { numRuns: 80 },
+    );
+  });
+});
+
+const unhintedRs = (rs: Ruleset): Ruleset => ({
+  tables: rs.tables.map((t) => ({ ...t, sets: t.sets.map((s) => ({ ...s, elements: s.elements.slice() })) })),
+});
+const normalTx = (tx: ReturnType<typeof diffRulesets>): string[] =>
+  tx.commands.flatMap((c) => (c.what === 'element' ? c.elements.map((e) => `${c.op} ${c.set} ${JSON.stringify(e)}`) : [JSON.stringify(c)])).sort();

@@ -130,14 +130,41 @@ describe('nftproxy run against a fake API server, in a private namespace', () =>
   it('the health-check node port reflects local endpoints', async () => {
     await api.apply(service({ name: 'lb', ip: '10.96.0.12', type: 'LoadBalancer', nodePort: 30012, healthCheckNodePort: 32012, externalTrafficPolicy: 'Local' }));
     await api.apply(slice('default', 'lb', [{ ip: '10.244.0.10', node: NODE }]));
-    const url = 'http://127.0.0.1:32012/';
+    // Bound to the NodePort addresses (default primary: the Node's address), as kube-proxy's.
+    const url = `http://${topo.node.ipv4}:32012/`;
     const ok = await until(() => httpGet(topo.node.ns, url), (r) => r.status === 200, 10_000);
     expect(JSON.parse(ok.value.body)).toEqual({ service: { namespace: 'default', name: 'lb' }, localEndpoints: 1, serviceProxyHealthy: true });
+    expect((await httpGet(topo.node.ns, 'http://127.0.0.1:32012/')).status).toBe(0);
+    // A local endpoint that is terminating, even if still serving, does not count: the node drains.
+    const draining = slice('default', 'lb', [{ ip: '10.244.0.10', node: NODE }]);
+    (draining['endpoints'] as { conditions: object }[])[0]!.conditions = { ready: false, serving: true, terminating: true };
+    await api.apply(draining);
+    const drained = await until(() => httpGet(topo.node.ns, url), (r) => r.status === 503, 10_000);
+    expect(JSON.parse(drained.value.body)).toMatchObject({ localEndpoints: 0, serviceProxyHealthy: true });
     await api.apply(slice('default', 'lb', [{ ip: '10.244.0.10', node: 'node-b' }]));
     const none = await until(() => httpGet(topo.node.ns, url), (r) => r.status === 503, 10_000);
     expect(JSON.parse(none.value.body)).toMatchObject({ localEndpoints: 0 });
     await api.delete('Service', 'default', 'lb');
     await until(() => httpGet(topo.node.ns, url), (r) => r.status === 0, 10_000);
+  }, 60_000);
+
+  it("Services of another proxy are never programmed (kube-proxy's label selector, server-side); a tainted node fails /healthz", async () => {
+    const other = service({ name: 'other-proxy', ip: '10.96.0.14' });
+    other.metadata = { ...other.metadata, labels: { 'service.kubernetes.io/service-proxy-name': 'someone-else' } };
+    await api.apply(other);
+    await api.apply(slice('default', 'other-proxy', [{ ip: '10.244.0.10' }]));
+    await api.apply(service({ name: 'after-other', ip: '10.96.0.15' }));
+    await until(listTable, (t) => t.includes('10.96.0.15'), 20_000, 100);
+    expect(await listTable()).not.toContain('10.96.0.14');
+
+    const tainted = node(NODE, [topo.node.ipv4]);
+    tainted['spec'] = { taints: [{ key: 'ToBeDeletedByClusterAutoscaler', value: '1700000000', effect: 'NoSchedule' }] };
+    await api.apply(tainted);
+    const bad = await until(() => httpGet(topo.node.ns, `http://${HEALTHZ}/healthz`), (r) => r.status === 503, 10_000, 100);
+    expect(JSON.parse(bad.value.body)).toMatchObject({ nodeEligible: false });
+    expect((await httpGet(topo.node.ns, `http://${HEALTHZ}/livez`)).status).toBe(200);
+    await api.apply(node(NODE, [topo.node.ipv4]));
+    await until(() => httpGet(topo.node.ns, `http://${HEALTHZ}/healthz`), (r) => r.status === 200, 10_000, 100);
   }, 60_000);
 
   it('API server down: the rules stay; after it returns (history compacted: 410 → relist) it converges', async () => {

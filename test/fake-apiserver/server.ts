@@ -3,13 +3,17 @@
 // newline-delimited JSON events (ADDED/MODIFIED/DELETED/BOOKMARK/ERROR) replayed from the
 // requested resourceVersion, 410 Gone (as the real server does: an ERROR event carrying a
 // Status with code 410) for versions older than the last compaction, and hooks to simulate
-// trouble: drop every watch connection, go down and come back on the same port.
+// trouble: drop every watch connection, go down and come back on the same port. Label selectors
+// (`key`, `!key`, `key=value`, `key!=value`, comma-joined) are honoured as the real server does,
+// watches included: an object that stops matching is seen as DELETED, one that starts as ADDED.
+// ServiceCIDRs (networking.k8s.io/v1) are served unless `serveServiceCIDRs` is false (404, as an
+// API server without that API).
 
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 
-export type ResourceName = 'services' | 'endpointslices' | 'nodes';
+export type ResourceName = 'services' | 'endpointslices' | 'nodes' | 'servicecidrs';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -25,18 +29,54 @@ interface StoredEvent {
   resource: ResourceName;
   type: EventType;
   object: KubeObject;
+  /** The version a MODIFIED replaced (label selectors turn it into ADDED/DELETED per watcher). */
+  previous?: KubeObject;
 }
 
 interface Watcher {
   resource: ResourceName;
   fieldName?: string;
+  labels: LabelRequirement[];
   res: http.ServerResponse;
+}
+
+interface LabelRequirement {
+  key: string;
+  op: 'exists' | '!exists' | '=' | '!=';
+  value?: string;
+}
+
+/** A label selector of equality and existence requirements; undefined when it has another form. */
+export function parseLabelSelector(text: string): LabelRequirement[] | undefined {
+  const out: LabelRequirement[] = [];
+  for (const part of text.split(',').map((x) => x.trim()).filter(Boolean)) {
+    let m: RegExpExecArray | null;
+    if ((m = /^!([\w./-]+)$/.exec(part))) out.push({ key: m[1] as string, op: '!exists' });
+    else if ((m = /^([\w./-]+)!=([\w.-]*)$/.exec(part))) out.push({ key: m[1] as string, op: '!=', value: m[2] as string });
+    else if ((m = /^([\w./-]+)==?([\w.-]*)$/.exec(part))) out.push({ key: m[1] as string, op: '=', value: m[2] as string });
+    else if ((m = /^([\w./-]+)$/.exec(part))) out.push({ key: m[1] as string, op: 'exists' });
+    else return undefined;
+  }
+  return out;
+}
+
+function labelsMatch(reqs: readonly LabelRequirement[], obj: KubeObject | undefined): boolean {
+  if (!obj) return false;
+  const labels = (obj.metadata['labels'] ?? {}) as Record<string, string>;
+  return reqs.every((r) => {
+    const v = labels[r.key];
+    if (r.op === 'exists') return v !== undefined;
+    if (r.op === '!exists') return v === undefined;
+    if (r.op === '=') return v === r.value;
+    return v !== r.value;
+  });
 }
 
 const KINDS: Record<ResourceName, { kind: string; apiVersion: string; namespaced: boolean }> = {
   services: { kind: 'Service', apiVersion: 'v1', namespaced: true },
   endpointslices: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', namespaced: true },
   nodes: { kind: 'Node', apiVersion: 'v1', namespaced: false },
+  servicecidrs: { kind: 'ServiceCIDR', apiVersion: 'networking.k8s.io/v1', namespaced: false },
 };
 
 export function resourceOfKind(kind: string): ResourceName {
@@ -54,6 +94,7 @@ function route(pathname: string): { resource: ResourceName; namespace?: string }
   if (m) return { resource: 'endpointslices' };
   m = /^\/apis\/discovery\.k8s\.io\/v1\/namespaces\/([^/]+)\/endpointslices$/.exec(pathname);
   if (m) return { resource: 'endpointslices', namespace: m[1] };
+  if (pathname === '/apis/networking.k8s.io/v1/servicecidrs') return { resource: 'servicecidrs' };
   return undefined;
 }
 
@@ -73,6 +114,7 @@ export class FakeApiServer {
     ['services', new Map()],
     ['endpointslices', new Map()],
     ['nodes', new Map()],
+    ['servicecidrs', new Map()],
   ]);
   private events: StoredEvent[] = [];
   private readonly watchers = new Set<Watcher>();
@@ -80,6 +122,8 @@ export class FakeApiServer {
   private server?: http.Server;
   private listenPort = 0;
   readonly requests: RequestLogEntry[] = [];
+  /** false: the networking.k8s.io/v1 servicecidrs API is absent (404). */
+  serveServiceCIDRs = true;
 
   constructor(private readonly host = '127.0.0.1') {}
 
@@ -159,7 +203,7 @@ export class FakeApiServer {
       metadata: { ...obj.metadata, uid: old?.metadata.uid ?? obj.metadata.uid ?? randomUUID(), resourceVersion: String(rv) },
     });
     map.set(key, stored);
-    this.emit({ rv, resource, type: old ? 'MODIFIED' : 'ADDED', object: stored });
+    this.emit({ rv, resource, type: old ? 'MODIFIED' : 'ADDED', object: stored, ...(old ? { previous: old } : {}) });
     return stored;
   }
 
@@ -186,8 +230,19 @@ export class FakeApiServer {
   private emit(ev: StoredEvent): void {
     this.events.push(ev);
     for (const w of this.watchers) {
-      if (w.resource === ev.resource && this.matches(w.fieldName, ev.object)) this.write(w, { type: ev.type, object: ev.object });
+      if (w.resource !== ev.resource || !this.matches(w.fieldName, ev.object)) continue;
+      const type = this.eventFor(w.labels, ev);
+      if (type) this.write(w, { type, object: ev.object });
     }
+  }
+
+  /** The event a watcher with these label requirements sees, if any. */
+  private eventFor(labels: readonly LabelRequirement[], ev: StoredEvent): EventType | undefined {
+    const now = labelsMatch(labels, ev.object);
+    if (ev.type !== 'MODIFIED') return now ? ev.type : undefined;
+    const before = labelsMatch(labels, ev.previous);
+    if (now) return before ? 'MODIFIED' : 'ADDED';
+    return before ? 'DELETED' : undefined;
   }
 
   private matches(fieldName: string | undefined, obj: KubeObject): boolean {
@@ -206,7 +261,7 @@ export class FakeApiServer {
       this.requests.push({ method: req.method ?? 'GET', path: url.pathname, watch, resourceVersion: rvParam, status });
     };
     const r = route(url.pathname);
-    if (req.method !== 'GET' || !r) {
+    if (req.method !== 'GET' || !r || (r.resource === 'servicecidrs' && !this.serveServiceCIDRs)) {
       log(404);
       this.status(res, 404, 'NotFound', `the server could not find the requested resource (${req.method} ${url.pathname})`);
       return;
@@ -219,7 +274,13 @@ export class FakeApiServer {
       return;
     }
     const fieldName = fm?.[1];
-    const inScope = (o: KubeObject): boolean => this.matches(fieldName, o) && (r.namespace === undefined || o.metadata.namespace === r.namespace);
+    const labels = parseLabelSelector(url.searchParams.get('labelSelector') ?? '');
+    if (!labels) {
+      log(400);
+      this.status(res, 400, 'BadRequest', `unsupported label selector ${url.searchParams.get('labelSelector')}`);
+      return;
+    }
+    const inScope = (o: KubeObject): boolean => this.matches(fieldName, o) && labelsMatch(labels, o) && (r.namespace === undefined || o.metadata.namespace === r.namespace);
     const k = KINDS[r.resource];
 
     if (!watch) {
@@ -246,13 +307,16 @@ export class FakeApiServer {
       return;
     }
     log(200);
-    const w: Watcher = { resource: r.resource, fieldName, res };
+    const w: Watcher = { resource: r.resource, fieldName, labels, res };
     if (from === undefined) {
       // Watch without a version: synthetic ADDED for the current state, as the real server does.
       for (const o of this.list(r.resource).filter(inScope)) this.write(w, { type: 'ADDED', object: o });
     } else {
       for (const ev of this.events) {
-        if (ev.rv > from && ev.resource === r.resource && inScope(ev.object)) this.write(w, { type: ev.type, object: ev.object });
+        if (ev.rv <= from || ev.resource !== r.resource || !this.matches(fieldName, ev.object)) continue;
+        if (r.namespace !== undefined && ev.object.metadata.namespace !== r.namespace) continue;
+        const type = this.eventFor(labels, ev);
+        if (type) this.write(w, { type, object: ev.object });
       }
     }
     this.watchers.add(w);

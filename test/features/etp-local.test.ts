@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rulesetToJson, transactionToJson } from '../../compiler/nft/json.js';
 import { diffRulesets } from '../../ir/diff.js';
-import { createNamespace, createTopology, destroyNamespace, nftLoad, requestBatch, sampleEndpoints, type Topology } from '../harness/index.js';
+import { createNamespace, createTopology, destroyNamespace, nftList, nftLoad, requestBatch, sampleEndpoints, type Topology } from '../harness/index.js';
 import { compileCluster, expectAllAnswered, expectAllFailed, loadCluster, NODE_V4, nodeSource, predict, type Loaded, type ServiceSpec } from './helpers.js';
 
 const EXT = '203.0.113.30';
@@ -183,7 +183,21 @@ describe('ETP Local service without endpoints: compiled elements', () => {
       const after = compileCluster([
         { ...emptyEtpLocal, slices: [{ targetPort: 8080, endpoints: [{ ip: '10.244.0.10', node: 'node-a' }] }] },
       ]);
-      await nftLoad(ns, JSON.stringify(transactionToJson(diffRulesets(before, after))), { format: 'json' });
+      const tx = diffRulesets(before, after);
+      expect(tx.commands.length).toBeGreaterThan(0);
+      await nftLoad(ns, JSON.stringify(transactionToJson(tx)), { format: 'json' });
+      // The kernel now holds exactly what a fresh load of `after` gives.
+      const fresh = await createNamespace('etp-fresh');
+      try {
+        await nftLoad(fresh, JSON.stringify(rulesetToJson(after)), { format: 'json' });
+        // Compared as sorted lines: the kernel lists hash-set elements in bucket order.
+        const lines = (text: string): string[] => text.split(/[\n,{}]/).map((l) => l.trim()).filter(Boolean).sort();
+        const listed = await nftList(ns);
+        expect(listed).toContain('10.244.0.10');
+        expect(lines(listed)).toEqual(lines(await nftList(fresh)));
+      } finally {
+        await destroyNamespace(fresh);
+      }
     } finally {
       await destroyNamespace(ns);
     }

@@ -4,12 +4,19 @@
 // options nodeZone / nodePortAddresses / nodeIPs / masqueradeAll — always compile to a transaction
 // `nft -j -f` accepts, twice in a row (the second replaces the first). For every cluster IP, trace
 // on the same IR only ever reaches endpoints of that service.
+// Issue 11: the clusters also hold shared and colliding keys — a Service's own cluster IP listed
+// as its externalIP/LB IP, externalIPs and LB IPs shared between Services (and equal to another
+// Service's cluster IP), the same IP as externalIP and LB IP, nodePort and cluster-IP+port
+// collisions, nested and 0.0.0.0/0 source ranges: the model resolves them (one owner per key), the
+// ruleset holds the invariants (ir/invariants.ts), the kernel accepts it, and trace reaches only
+// the endpoints of the key's owner.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileObjects } from '../../compiler/index.js';
 import { defaultCompileOptions, type CompileOptions } from '../../compiler/model/types.js';
 import { rulesetToJson } from '../../compiler/nft/json.js';
 import { predictedEndpoints, traceConnection } from '../../ir/interpret.js';
+import { checkRuleset } from '../../ir/invariants.js';
 import { createNamespace, destroyNamespace, nftList, nftLoad } from '../harness/index.js';
 import { objectsFor, type EndpointSpec, type ServiceSpec } from '../datapath/cluster.js';
 
@@ -41,7 +48,8 @@ const serviceArb = (i: number) =>
     .record({
       stack: fc.constantFrom('v4', 'v6', 'dual'),
       ports: fc.uniqueArray(
-        fc.record({ port: fc.integer({ min: 1, max: 65535 }), protocol: fc.constantFrom('TCP' as const, 'UDP' as const, 'SCTP' as const) }),
+        // Mostly well-known ports, so that keys shared between Services collide.
+        fc.record({ port: fc.oneof(fc.constantFrom(53, 80), fc.integer({ min: 1, max: 65535 })), protocol: fc.constantFrom('TCP' as const, 'UDP' as const, 'SCTP' as const) }),
         { minLength: 1, maxLength: 3, selector: (p) => `${p.port}/${p.protocol}` },
       ),
       endpoints: fc.array(endpointArb, { maxLength: 9 }),
@@ -49,13 +57,20 @@ const serviceArb = (i: number) =>
       kind: fc.constantFrom('ClusterIP', 'NodePort', 'LoadBalancer'),
       externalIPs: fc.integer({ min: 0, max: 2 }),
       lbIPs: fc.integer({ min: 1, max: 2 }),
-      ranges: fc.constantFrom('none', 'node-inside', 'node-outside'),
+      ranges: fc.constantFrom('none', 'node-inside', 'node-outside', 'nested', 'all'),
       etpLocal: fc.boolean(),
       itpLocal: fc.boolean(),
       affinity: fc.option(fc.integer({ min: 1, max: 86400 }), { nil: undefined }),
       preferClose: fc.boolean(),
+      // Colliding keys (issue 11): indexes into small shared pools, or a claim of the own cluster IP.
+      shareExt: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
+      shareLb: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
+      extIsLb: fc.boolean(),
+      sameClusterIPAs: fc.option(fc.integer({ min: 1, max: 10 }), { nil: undefined }),
+      sharedNodePort: fc.boolean(),
+      age: fc.integer({ min: 0, max: 3 }),
     })
-    .map((r): ServiceSpec => {
+    .map((r): ServiceSpec & { created: string } => {
       const families: ('IPv4' | 'IPv6')[] = r.stack === 'dual' ? ['IPv4', 'IPv6'] : r.stack === 'v6' ? ['IPv6'] : ['IPv4'];
       const hx = i.toString(16);
       const ipOf = (f: 'IPv4' | 'IPv6', v4: string, v6: string) => (f === 'IPv4' ? v4 : v6);
@@ -72,22 +87,39 @@ const serviceArb = (i: number) =>
       const rangesFor = (f: 'IPv4' | 'IPv6'): string[] =>
         r.ranges === 'node-inside'
           ? [ipOf(f, '192.168.0.0/24', 'fd00:192:168::/64'), ipOf(f, '10.0.0.0/8', 'fd00:10::/32')]
-          : [ipOf(f, '172.16.0.0/12', 'fd00:172::/48')];
+          : r.ranges === 'nested'
+            ? [ipOf(f, '10.0.0.0/8', 'fd00:10::/32'), ipOf(f, '10.1.0.0/16', 'fd00:10:1::/48'), ipOf(f, '192.168.0.0/16', 'fd00:192::/32'), ipOf(f, '192.168.0.0/24', 'fd00:192:168::/64')]
+            : r.ranges === 'all'
+              ? [ipOf(f, '0.0.0.0/0', '::/0'), ipOf(f, '10.0.0.0/8', 'fd00:10::/32')]
+              : [ipOf(f, '172.16.0.0/12', 'fd00:172::/48')];
+      // Shared pool: two external addresses and the cluster IPs of services 1..4.
+      const pool = (f: 'IPv4' | 'IPv6', k: number): string =>
+        k < 2 ? ipOf(f, `203.0.113.${k + 1}`, `2001:db8:ff::${k + 1}`) : ipOf(f, `10.96.0.${k - 1}`, `fd00:10:96::${(k - 1).toString(16)}`);
+      const own = (f: 'IPv4' | 'IPv6'): string => ipOf(f, `10.96.0.${cip}`, `fd00:10:96::${cip.toString(16)}`);
+      const cip = r.sameClusterIPAs ?? i;
+      const extra = (k: number | undefined, f: 'IPv4' | 'IPv6'): string[] => (k === undefined ? [] : [k === 5 ? own(f) : pool(f, k)]);
       return {
         name: `s${i}`,
-        clusterIPs: families.map((f) => ipOf(f, `10.96.0.${i}`, `fd00:10:96::${hx}`)),
+        created: `202${r.age}-01-01T00:00:00Z`,
+        clusterIPs: families.map(own),
         ipFamilies: families,
         type: r.kind,
         ports: r.ports.map((p, k) => ({
           name: `p${k}`,
           protocol: p.protocol,
           port: p.port,
-          ...(r.kind !== 'ClusterIP' ? { nodePort: 30000 + i * 4 + k } : {}),
+          ...(r.kind !== 'ClusterIP' ? { nodePort: r.sharedNodePort ? 30000 + k : 30000 + i * 4 + k } : {}),
         })),
-        ...(r.externalIPs > 0
-          ? { externalIPs: families.flatMap((f) => Array.from({ length: r.externalIPs }, (_, k) => ipOf(f, `203.0.${i}.${k + 1}`, `2001:db8:${hx}::${k + 1}`))) }
+        ...(r.externalIPs > 0 || r.shareExt !== undefined || (lb && r.extIsLb)
+          ? {
+              externalIPs: families.flatMap((f) => [
+                ...Array.from({ length: r.externalIPs }, (_, k) => ipOf(f, `203.0.${i}.${k + 1}`, `2001:db8:${hx}::${k + 1}`)),
+                ...extra(r.shareExt, f),
+                ...(lb && r.extIsLb ? [ipOf(f, `198.51.${i}.1`, `2001:db8:1${hx}::1`)] : []),
+              ]),
+            }
           : {}),
-        ...(lb ? { loadBalancerIPs: families.flatMap((f) => Array.from({ length: r.lbIPs }, (_, k) => ipOf(f, `198.51.${i}.${k + 1}`, `2001:db8:1${hx}::${k + 1}`))) } : {}),
+        ...(lb ? { loadBalancerIPs: families.flatMap((f) => [...Array.from({ length: r.lbIPs }, (_, k) => ipOf(f, `198.51.${i}.${k + 1}`, `2001:db8:1${hx}::${k + 1}`)), ...extra(r.shareLb, f)]) } : {}),
         ...(lb && r.ranges !== 'none' ? { loadBalancerSourceRanges: families.flatMap(rangesFor) } : {}),
         ...(r.etpLocal && external ? { externalTrafficPolicy: 'Local' as const } : {}),
         ...(r.itpLocal ? { internalTrafficPolicy: 'Local' as const } : {}),
@@ -124,8 +156,11 @@ describe('random clusters with every feature', () => {
           { name: 'node-a', ip: '192.168.0.1', zone: 'zone-a' },
           { name: 'node-b', ip: '192.168.0.2', zone: 'zone-b' },
         ];
-        const { model, ruleset } = compileObjects(objectsFor(services, nodes), opts);
+        const objects = objectsFor(services, nodes) as { kind: string; metadata: { name: string; creationTimestamp?: string } }[];
+        for (const o of objects) if (o.kind === 'Service') o.metadata.creationTimestamp = services.find((s) => s.name === o.metadata.name)?.created;
+        const { model, ruleset } = compileObjects(objects, opts);
         expect(model.problems).toEqual([]);
+        expect(checkRuleset(ruleset)).toEqual([]);
         const json = JSON.stringify(rulesetToJson(ruleset));
         await nftLoad(ns, json, { format: 'json' });
         await nftLoad(ns, json, { format: 'json' });
@@ -133,22 +168,17 @@ describe('random clusters with every feature', () => {
         expect(listing).toContain('table ip nftproxy');
         expect(listing).toContain('table ip6 nftproxy');
 
-        for (const s of services) {
-          for (const ip of s.clusterIPs ?? []) {
-            const fam = ip.includes(':') ? 'IPv6' : 'IPv4';
-            const allowed = new Set(
-              (s.slices ?? []).filter((sl) => (sl.family ?? 'IPv4') === fam).flatMap((sl) => sl.endpoints.map((e) => (fam === 'IPv6' ? `[${e.ip}]:${sl.targetPort}` : `${e.ip}:${sl.targetPort}`))),
-            );
-            for (const p of s.ports) {
-              const proto = (p.protocol ?? 'TCP').toLowerCase() as 'tcp' | 'udp' | 'sctp';
-              const out = traceConnection(
-                ruleset,
-                { family: fam === 'IPv6' ? 'ip6' : 'ip', src: fam === 'IPv6' ? 'fd00:10:244::99' : '10.244.99.99', dst: ip, proto, dport: p.port },
-                { localAddresses: ['192.168.0.1', 'fd00:192:168::1'], sourceIsLocal: false },
-              );
-              for (const k of predictedEndpoints(out).keys()) expect(allowed, `${s.name} ${ip}:${p.port}/${proto} → ${k}`).toContain(k);
-            }
-          }
+        // Every cluster-IP key the model kept: trace reaches only its owner's endpoints.
+        for (const sp of model.servicePorts) {
+          if (sp.clusterIP === undefined) continue;
+          const v6 = sp.family === 6;
+          const allowed = new Set(sp.endpoints.map((e) => (v6 ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`)));
+          const out = traceConnection(
+            ruleset,
+            { family: v6 ? 'ip6' : 'ip', src: v6 ? 'fd00:10:244::99' : '10.244.99.99', dst: sp.clusterIP, proto: sp.protocol, dport: sp.port },
+            { localAddresses: ['192.168.0.1', 'fd00:192:168::1'], sourceIsLocal: false },
+          );
+          for (const k of predictedEndpoints(out).keys()) expect(allowed, `${sp.id} ${sp.clusterIP}:${sp.port}/${sp.protocol} → ${k}`).toContain(k);
         }
       }),
       { numRuns: 20 },

@@ -9,7 +9,7 @@ import { rulesetToJson } from '../../compiler/nft/json.js';
 import type { ServicePort } from '../../compiler/model/types.js';
 import { createTopology, exec, nftLoad, sampleEndpoints, tcpRequest, udpRequest, type Topology } from '../harness/index.js';
 import { ep, svcPort, testOptions } from './fixtures.js';
-import { isRoot } from './unshare.js';
+import { describeWithNamespaces } from '../harness/privileges.js';
 
 const opts = { ...testOptions, clusterCIDRs: ['10.244.0.0/16'], nodeIPs: ['192.168.0.1'] };
 
@@ -46,7 +46,7 @@ const loaders: Loader[] = [
 ];
 
 for (const loader of loaders) {
-  describe.skipIf(!isRoot())(`datapath through the ${loader.name} baseline`, () => {
+  describeWithNamespaces(`datapath through the ${loader.name} baseline`, () => {
     let topo: Topology;
     beforeAll(async () => {
       topo = await createTopology({

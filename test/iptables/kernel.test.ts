@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { compileIptables, compileIptablesPartial } from '../../compiler/iptables/restore.js';
 import { iptablesEndpointChain, iptablesServiceChain } from '../../compiler/iptables/names.js';
 import { ep, sampleCluster, svcPort, testOptions } from './fixtures.js';
-import { inNewNetns, isRoot, normaliseSave } from './unshare.js';
+import { describeAsRoot, NEEDS_ROOT } from '../harness/privileges.js';
+import { inNewNetns, normaliseSave } from './unshare.js';
 
 const opts = { ...testOptions };
 
@@ -19,7 +20,7 @@ function loadAndSave(backend: 'legacy' | 'nft', files: Record<string, string>, o
   return normaliseSave(r.stdout);
 }
 
-describe.skipIf(!isRoot())('iptables baseline in the kernel', () => {
+describeAsRoot(NEEDS_ROOT.iptablesSave)('iptables baseline in the kernel', () => {
   const full = compileIptables(sampleCluster(), opts);
   const svc1 = svcPort({ name: 'svc1', clusterIP: '172.30.0.41' });
   const svc1Chain = iptablesServiceChain('KUBE-SVC-', svc1);

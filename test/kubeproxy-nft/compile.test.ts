@@ -3,7 +3,8 @@ import { compileKubeProxyNft } from '../../compiler/kubeproxy-nft/compile.js';
 import { kubeProxyNftChain, servicePortChainNameBase, servicePortEndpointChainNameBase } from '../../compiler/kubeproxy-nft/names.js';
 import { rulesetToJson } from '../../compiler/nft/json.js';
 import { ep, sampleCluster, svcPort, testOptions } from '../iptables/fixtures.js';
-import { inNewNetns, isRoot } from '../iptables/unshare.js';
+import { describeInNetns } from '../harness/privileges.js';
+import { inNewNetns } from '../iptables/unshare.js';
 
 describe('kube-proxy nftables names', () => {
   it('match kube-proxy’s own examples (proxier.go comments / tests)', () => {
@@ -64,7 +65,7 @@ describe('compileKubeProxyNft', () => {
   });
 });
 
-describe.skipIf(!isRoot())('kube-proxy-nft in the kernel', () => {
+describeInNetns('kube-proxy-nft in the kernel', () => {
   it('loads with nft -j -f into an empty namespace; the listing shows the maps and chains', () => {
     const sps = [...sampleCluster(), svcPort({ name: 'v6', family: 6, clusterIP: 'fd00:30::41', nodePort: 30006, endpoints: [ep('fd00:10::5', 80)] })];
     const json = JSON.stringify(rulesetToJson(compileKubeProxyNft(sps, testOptions)));

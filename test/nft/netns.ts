@@ -1,7 +1,8 @@
 // Runs nft inside a private, throw-away network namespace: `unshare -n` gives the shell a fresh
 // namespace that disappears with it, so nothing can leak onto the host's ruleset, even on failure.
-// A thin view of test/iptables/unshare.ts for these tests (the shared harness lives in test/harness).
+// A thin view of test/iptables/unshare.ts for these tests (the shared harness lives in netns/).
 
+import { canUnshareNetns } from '../harness/privileges.js';
 import { inNewNetns } from '../iptables/unshare.js';
 
 export interface NsResult {
@@ -19,9 +20,9 @@ export function runInFreshNetns(script: string, files: Record<string, string> = 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Root with a working `unshare -n` and nft: the kernel tests run only then. */
+/** A private network namespace (root, or an unprivileged user namespace) with a working nft. */
 export function canRunKernelTests(): boolean {
-  if (process.getuid?.() !== 0) return false;
+  if (!canUnshareNetns) return false;
   try {
     return runInFreshNetns('nft list ruleset').code === 0;
   } catch {

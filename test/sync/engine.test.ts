@@ -10,7 +10,7 @@ import type { Applier, ApplyInput } from '../../runtime/apply/types.js';
 import { DEFAULT_CANARY_SET, SyncEngine, SyncError } from '../../runtime/sync/index.js';
 import { endpointIp, layout, mapChains, mapSet, TABLE } from '../diff/fixtures.js';
 import { RemoteApplier } from '../apply/remote-applier.js';
-import { createNamespace, destroyNamespace, exec } from '../harness/netns.js';
+import { createNamespace, destroyNamespace, exec, nsExecArgv } from '../harness/netns.js';
 import { normalizedListing, rawListing } from './kernel.js';
 
 /** Counts kernel calls and can inject one bad command into the next transaction. */
@@ -59,7 +59,7 @@ describe.each(['cli', 'lib'] as const)('SyncEngine with the %s applier', (kind) 
     ns = await createNamespace(`sync-${kind}`);
     ref = await createNamespace(`sync-${kind}-ref`);
     remote = await RemoteApplier.start(ns, kind);
-    refApplier = new CliApplier({ wrap: ['ip', 'netns', 'exec', ref] });
+    refApplier = new CliApplier({ wrap: nsExecArgv(ref) });
   });
   afterAll(async () => {
     remote?.close();

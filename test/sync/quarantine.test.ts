@@ -97,6 +97,7 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
     expect(r1.newlyQuarantined[0]?.kept).toEqual([]);
     // O(log n) probes for one culprit among 41 ports (+2 sanity probes of the empty base).
     expect(r1.probes).toBeLessThanOrEqual(2 + 2 * Math.ceil(Math.log2(41)));
+    console.log(`[quarantine] start, 41 ports, 1 culprit: ${r1.probes} full check-only probes`);
     await expectKernelHolds(good);
 
     // 2. An unrelated change: a plain partial sync, the culprit stays out, no probe.
@@ -122,6 +123,7 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
     const r3 = await q.sync(model.servicePorts, comp);
     expect(r3.newlyQuarantined.map((e) => e.key)).toEqual(['ip default/bad:p/tcp']);
     expect(r3.probes).toBeLessThanOrEqual(3);
+    console.log(`[quarantine] 2 changed ports, 1 culprit, mirror trusted: ${r3.probes} partial check-only probes`);
     expect(applier.refused - before).toBeGreaterThanOrEqual(2); // the failed sync + the failing probe
     expect(await table()).toContain('10.96.1.42');
     await expectKernelHolds(c.list.filter((o) => !['bad', 'bad-abc'].includes(o.metadata.name)));
@@ -134,7 +136,7 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
     expect(r4.released.map((e) => e.key)).toEqual(['ip default/bad:p/tcp']);
     expect(r4.probes).toBe(0);
     await expectKernelHolds(c.list);
-  });
+  }, 240_000);
 
   it('a refused update keeps the version the kernel last accepted; a full sync retries it; drift makes the search probe full transactions', async () => {
     const c = new Cluster();
@@ -179,7 +181,7 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
     expect(fixed.released.map((e) => e.key)).toEqual(['ip default/s-7:p/tcp']);
     await expectKernelHolds(c.list);
     applier.prefix = POISON;
-  });
+  }, 240_000);
 
   it('quarantine alone unfreezes the node on issue 11\'s conflict (model conflict resolution off: the kernel really refuses)', async () => {
     // Without compiler/model/conflicts.ts, externalIPs [kube-dns's cluster IP] is two claims to
@@ -212,7 +214,7 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
     expect(t).toContain('10.96.1.77');
     expect(t).not.toContain('10.96.0.20');
     plain.close();
-  });
+  }, 120_000);
 
   it('throws (no quarantine) when the kernel refuses even a ruleset without services', async () => {
     const engine = new SyncEngine({ applier: new CliApplier({ wrap: ['ip', 'netns', 'exec', ns], nft: '/nonexistent/nft' }) });

@@ -11,9 +11,9 @@ import { endpointKey, predictedEndpoints, traceConnection, type Packet } from '.
 import { c, chain, daddr, dport, eq, l4proto, mark, ne, r, v } from './builders.js';
 import type { BaseChainSpec, Chain, Ruleset, SetDef, Stmt, Value, Verdict } from '../../ir/types.js';
 import { cleanupAll, createNamespace, exec, nftLoad } from '../harness/netns.js';
+import { describeWithNamespaces } from '../harness/privileges.js';
 
 const PROBE = fileURLToPath(new URL('./scripts/udp-probe.mjs', import.meta.url));
-const isRoot = process.getuid?.() === 0;
 
 // --- IR builders (ip family, table "trace")
 const udp = eq(l4proto, c('udp'));
@@ -58,7 +58,7 @@ async function agree(ruleset: Ruleset, listen: string[], probes: Probe[]): Promi
   });
 }
 
-describe.skipIf(!isRoot)('interpreter vs kernel', () => {
+describeWithNamespaces('interpreter vs kernel', () => {
   beforeAll(async () => {
     ns = await createNamespace('trace');
   });
