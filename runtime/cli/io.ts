@@ -30,8 +30,8 @@ export function reportProblems(problems: Problem[], stderr: NodeJS.WritableStrea
 
 /** One line per conflict: both service ports, the key, who keeps it and why. */
 export function formatConflict(c: KeyConflict): string {
-  const who = c.winner === c.loser ? `Service port ${c.winner}` : `Service ports ${c.winner} and ${c.loser}`;
-  return `warning: ${who} both claim ${c.key}: ${c.winner} keeps it, ${c.loser} loses it (${c.reason})`;
+  if (c.winner === c.loser) return `warning: Service port ${c.winner} claims ${c.key} twice: one claim kept (${c.reason})`;
+  return `warning: Service ports ${c.winner} and ${c.loser} both claim ${c.key}: ${c.winner} keeps it, ${c.loser} loses it (${c.reason})`;
 }
 
 export function reportConflicts(conflicts: readonly KeyConflict[], stderr: NodeJS.WritableStream = process.stderr): void {

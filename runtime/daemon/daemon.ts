@@ -7,6 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { compile } from '../../compiler/index.js';
 import { createLowerCache } from '../../compiler/lower.js';
+import { resolveConflicts } from '../../compiler/model/conflicts.js';
 import type { CompileOptions, KeyConflict, Problem, ServicePort } from '../../compiler/model/types.js';
 import { describeProblem } from '../../compiler/model/problem.js';
 import type { Family } from '../../ir/types.js';
@@ -233,7 +234,10 @@ export class Daemon {
       // subsets of the changes while it searches for a culprit); the first compile is the sync's.
       const compilePorts = (servicePorts: ServicePort[]) => {
         const t = performance.now();
-        const rs = compile({ ...m, servicePorts }, opts, this.lowerCache);
+        // A list other than the model's mixes kept versions or subsets of changes: claims in it
+        // were not resolved against each other, so resolve them (rare path; a full pass).
+        const ports = servicePorts === m.servicePorts ? servicePorts : resolveConflicts(servicePorts).servicePorts;
+        const rs = compile({ ...m, servicePorts: ports }, opts, this.lowerCache);
         if (lowerMs === 0) lowerMs = performance.now() - t;
         return rs;
       };

@@ -40,7 +40,9 @@ export function build(s: Shape): Ruleset {
   const svcElems = new Map<string, Element>();
   for (const [k, t] of s.svc) {
     const target = present[t % Math.max(1, present.length)];
-    if (target) svcElems.set(`${k}`, { key: { concat: [`10.96.0.${k}`, 'tcp', 80 + k] }, data: { kind: 'goto', target } });
+    // One key, owned by one of two "services" (the comment): from state to state a key moves
+    // between owners (issue 11) and the diff must work on keys.
+    if (target) svcElems.set(`${k}`, { key: { concat: [`10.96.0.${k}`, 'tcp', 80 + k] }, data: { kind: 'goto', target }, comment: `owner-${t % 2}` });
   }
   const portElems = new Map<string, Element>();
   for (const [k, p] of s.ports) portElems.set(`${k}`, { key: `10.1.0.${k}`, data: p });
