@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileObjects } from '../../compiler/index.js';
 import type { Endpoint, ServicePort } from '../../compiler/model/types.js';
 import { UdpConntrackReconciler, cleanStaleUdpEntries, parseConntrackList, staleEntryDeletions, type ConntrackEntry } from '../../runtime/conntrack/udp.js';
-import { createTopology, exec, udpRequest, type Topology } from '../harness/index.js';
+import { createTopology, exec, nsExecArgv, udpRequest, type Topology } from '../harness/index.js';
 import { objectsFor, type ServiceSpec } from '../datapath/cluster.js';
 import { baseOptions, loadCluster, NODE_V4 } from '../features/helpers.js';
 
@@ -138,7 +138,7 @@ describe('UDP conntrack reconciliation with real traffic, in a private namespace
 
     // a turns terminating but still serves; b is gone; c is new.
     const after = portsOf(dns([{ pod: 'a', ready: false, serving: true, terminating: true }, { pod: 'c' }]));
-    const reconciler = new UdpConntrackReconciler(log, { wrap: ['ip', 'netns', 'exec', topo.node.ns] });
+    const reconciler = new UdpConntrackReconciler(log, { wrap: nsExecArgv(topo.node.ns) });
     const results = await reconciler.afterSync(after);
     expect(warnings).toEqual([]);
     expect(results.every((r) => r.error === undefined)).toBe(true);
@@ -151,7 +151,7 @@ describe('UDP conntrack reconciliation with real traffic, in a private namespace
 
   it('a failing conntrack binary is reported, not thrown', async () => {
     const w: object[] = [];
-    const results = await cleanStaleUdpEntries(portsOf(dns([{ pod: 'a' }])), { debug: () => undefined, warn: (o: object) => w.push(o) }, { wrap: ['ip', 'netns', 'exec', topo.node.ns], binary: '/nonexistent/conntrack' });
+    const results = await cleanStaleUdpEntries(portsOf(dns([{ pod: 'a' }])), { debug: () => undefined, warn: (o: object) => w.push(o) }, { wrap: nsExecArgv(topo.node.ns), binary: '/nonexistent/conntrack' });
     expect(results).toEqual([]);
     expect(w).toHaveLength(1);
   });
