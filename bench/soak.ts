@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { podIp, serviceName } from './generate.js';
-import { createNamespace, destroyNamespace, spawnIn } from '../test/harness/index.js';
+import { createNamespace, destroyNamespace, spawnIn } from '../netns/index.js';
 import { DaemonProc, startFakeApi } from '../test/daemon/procs.js';
 
 const RUN_DAEMON = fileURLToPath(new URL('../test/daemon/run-daemon.ts', import.meta.url));
