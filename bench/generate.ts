@@ -8,6 +8,10 @@ export interface GenerateOptions {
   endpointsPerService: number | ((i: number) => number);
   /** Every k-th service is a NodePort service (0 = none). */
   nodePortEvery?: number;
+  /** Per service: NodePort or not (overrides nodePortEvery). NodePorts are handed out in order. */
+  nodePort?: (i: number) => boolean;
+  /** Per service: how many ports (http, https, metrics, ...); default 1. */
+  ports?: (i: number) => number;
   protocol?: 'TCP' | 'UDP' | 'SCTP';
   nodes?: string[];
 }
@@ -42,9 +46,20 @@ export function generateCluster(o: GenerateOptions): K8sObject[] {
     status: { addresses: [{ type: 'InternalIP', address: v4(192 * 2 ** 24 + 168 * 2 ** 16 + i + 1) }] },
   }));
   let pod = 0;
+  let nodePorts = 0;
+  const portNames = ['http', 'https', 'metrics', 'grpc'];
   for (let i = 0; i < o.services; i++) {
     const name = serviceName(i);
-    const nodePort = o.nodePortEvery && i % o.nodePortEvery === 0 ? 30000 + (i / o.nodePortEvery) % 2768 : undefined;
+    const wantsNodePort = o.nodePort ? o.nodePort(i) : !!o.nodePortEvery && i % o.nodePortEvery === 0;
+    const nodePort = wantsNodePort ? 30000 + (o.nodePort ? nodePorts++ : i / (o.nodePortEvery as number)) % 2768 : undefined;
+    const portCount = Math.min(portNames.length, Math.max(1, o.ports?.(i) ?? 1));
+    const ports = portNames.slice(0, portCount).map((pname, k) => ({
+      name: pname,
+      protocol,
+      port: 80 + k,
+      targetPort: 8080 + k,
+      ...(nodePort && k === 0 ? { nodePort } : {}),
+    }));
     out.push({
       apiVersion: 'v1',
       kind: 'Service',
@@ -54,7 +69,7 @@ export function generateCluster(o: GenerateOptions): K8sObject[] {
         clusterIP: serviceIp(i),
         clusterIPs: [serviceIp(i)],
         ipFamilies: ['IPv4'],
-        ports: [{ name: 'http', protocol, port: 80, targetPort: 8080, ...(nodePort ? { nodePort } : {}) }],
+        ports,
       },
     });
     const n = typeof o.endpointsPerService === 'function' ? o.endpointsPerService(i) : o.endpointsPerService;
@@ -68,7 +83,7 @@ export function generateCluster(o: GenerateOptions): K8sObject[] {
       kind: 'EndpointSlice',
       metadata: { name: `${name}-abcde`, namespace: 'bench', labels: { [SERVICE_NAME_LABEL]: name } },
       addressType: 'IPv4',
-      ports: [{ name: 'http', protocol, port: 8080 }],
+      ports: ports.map((p) => ({ name: p.name, protocol, port: p.targetPort })),
       endpoints,
     });
   }

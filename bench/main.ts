@@ -3,10 +3,11 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { cleanupAll } from '../netns/index.js';
-import { runBench, type BenchOptions, type Ui } from './orchestrate.js';
+import { ALL_SYSTEMS, runBench, type BenchOptions, type Ui } from './orchestrate.js';
+import type { SystemName } from './protocol.js';
 import { sweepChart, sweepMarkdown } from './report.js';
 import type { BenchResults } from './schema.js';
 
@@ -16,6 +17,12 @@ const int = (name: string) => (v: string): number => {
   return n;
 };
 const sizes = (v: string): number[] => v.split(',').map((s) => int('--sizes')(s.trim()));
+const systemsList = (v: string): SystemName[] =>
+  v.split(',').map((s) => {
+    const name = s.trim() as SystemName;
+    if (!ALL_SYSTEMS.includes(name)) throw new InvalidArgumentError(`unknown system ${s}; expected some of ${ALL_SYSTEMS.join(', ')}`);
+    return name;
+  });
 
 function makeUi(): Ui & { stop(): void } {
   if (!process.stderr.isTTY) {
@@ -78,12 +85,16 @@ async function main(): Promise<void> {
     .option('--connect-warmup <n>', 'unmeasured connects per probed service first', int('--connect-warmup'), 20)
     .option('--compile-samples <n>', 'minimum samples per compile micro-benchmark', int('--compile-samples'), 2)
     .option('--bench-max-time <s>', 'benchmark.js max time per micro-benchmark', int('--bench-max-time'), 2)
+    .addOption(new Option('--distribution <d>', 'endpoint counts: uniform (--endpoints each) or realistic (seeded heavy-tailed: 60% 1–2, 30% 3–20, 9% 21–200, 1% 201–5,000; some multi-port, some NodePort)').choices(['uniform', 'realistic']).default('uniform'))
+    .option('--systems <list>', `comma-separated systems to measure (default all): ${ALL_SYSTEMS.join(', ')}`, systemsList)
+    .option('--big-service <n>', 'add one Service with n endpoints; every update is a single-endpoint change inside it', int('--big-service'))
     .option('--rpc-sample <n>', 'services walked for rules per new connection (first and last included)', int('--rpc-sample'), 50);
   program.parse();
   const f = program.opts<{
     services: number; endpoints: number; updates: number; out: string; sizes?: number[]; quick: boolean; seed: number;
     loadReps: number; loadBudget: number; loadTimeout: number; iptablesNftTimeout: number; iptablesNft: boolean; updateBudget: number;
     listTimeout: number; connects: number; connectWarmup: number; compileSamples: number; benchMaxTime: number; rpcSample: number;
+    distribution: 'uniform' | 'realistic'; systems?: SystemName[]; bigService?: number;
   }>();
   const explicit = (name: string): boolean => program.getOptionValueSource(name) === 'cli';
   const base: BenchOptions = {
@@ -104,6 +115,9 @@ async function main(): Promise<void> {
     compileSamples: f.compileSamples,
     benchMaxTimeS: f.benchMaxTime,
     rpcSample: f.rpcSample,
+    distribution: f.distribution,
+    ...(f.systems ? { systems: f.systems } : {}),
+    ...(f.bigService ? { bigService: f.bigService } : {}),
   };
   if (f.quick) {
     if (!explicit('services')) base.services = 1000;

@@ -18,8 +18,8 @@ import { spawnIn } from '../netns/index.js';
 import { IptablesPartials, kubeProxyNftDelta, LARGE_CLUSTER_ENDPOINTS, totalEndpoints, verifyBaselineUpdates } from './baseline-updates.js';
 import { microBench, timeOnce, type MicroResult } from './micro.js';
 import type { KernelJob, KernelResult, ProbePosition, SystemName, WorkerMessage } from './protocol.js';
-import { charts, reportMarkdown, type MachineInfo } from './report.js';
-import { ClusterState, planChanges, probeServices, type Change, type ScenarioSpec } from './scenario.js';
+import { charts, NOT_RUN, reportMarkdown, type MachineInfo } from './report.js';
+import { ClusterState, planChanges, probeServices, serviceCount, totalEndpointCount, type Change, type ScenarioSpec } from './scenario.js';
 import { benchResultsSchema, type BenchResults, type SystemResult } from './schema.js';
 import { median, percentile, round } from './stats.js';
 import { createBenchTopology } from './topology.js';
@@ -43,6 +43,30 @@ export interface BenchOptions {
   rpcSample: number;
   /** Skip the iptables-nft extra column. */
   iptablesNft: boolean;
+  /** Endpoint counts: uniform (`endpoints` each) or realistic (seeded, heavy-tailed). */
+  distribution?: 'uniform' | 'realistic';
+  /** One more service with this many endpoints; the updates are changes inside it. */
+  bigService?: number;
+  /** The systems measured (default all); the others are reported as not run. */
+  systems?: SystemName[];
+}
+
+export const ALL_SYSTEMS: SystemName[] = ['nftproxy', 'kube-proxy-iptables', 'kube-proxy-nftables', 'kube-proxy-iptables-nft'];
+
+/** The result of a system that was not selected with --systems. */
+function notRun(): SystemResult {
+  return {
+    objects: { tables: 0, chains: 0, rules: 0, sets: 0, maps: 0, elements: 0, source: 'artefact' },
+    rulesPerNewConnection: { worst: 0, median: 0, sampledServices: 0, notDnated: 0 },
+    compileMs: { full: 0, diffP50: 0, fullSamples: 0, fullMethod: 'direct', diffSamples: 0, diffMethod: 'direct' },
+    fullLoadMs: null,
+    fullLoadSamplesMs: [],
+    updateMs: { p50: null, p99: null, n: 0 },
+    updatesPlanned: 0,
+    connectUs: { first: null, middle: null, last: null, samplesPerTarget: 0 },
+    rssMb: null,
+    notes: [NOT_RUN],
+  };
 }
 
 export interface Ui {
@@ -149,28 +173,36 @@ function summariseSystem(st: StaticMeasure, k: KernelResult | undefined, extraNo
 }
 
 export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
-  const spec: ScenarioSpec = { services: o.services, endpointsPerService: o.endpoints };
+  const spec: ScenarioSpec = {
+    services: o.services,
+    endpointsPerService: o.endpoints,
+    ...(o.distribution === 'realistic' ? { distribution: 'realistic' as const, seed: o.seed } : {}),
+    ...(o.bigService ? { bigService: o.bigService } : {}),
+  };
   if (o.services < 3) throw new Error('--services must be at least 3 (first, middle and last are probed)');
+  const want = new Set<SystemName>(o.systems ?? ALL_SYSTEMS);
   const date = new Date().toISOString();
   const vers = versions();
   const work = mkdtempSync(join(tmpdir(), 'nftproxy-bench-'));
   try {
     ui.step('checking the baselines\' update shortcuts against whole-cluster renders');
     // Same side of kube-proxy's large-cluster threshold as the real cluster, so the same mode is checked.
-    const vspec = { services: Math.min(o.services, Math.max(120, Math.floor(LARGE_CLUSTER_ENDPOINTS / o.endpoints) + 1)), endpointsPerService: o.endpoints };
+    const vspec = { services: Math.max(4, Math.min(o.services, Math.max(120, Math.floor(LARGE_CLUSTER_ENDPOINTS / o.endpoints) + 1))), endpointsPerService: o.endpoints };
     const vp = probeServices(vspec.services);
-    verifyBaselineUpdates(vspec, planChanges(vspec, 4, o.seed, vspec.services * o.endpoints, new Set([vp.first, vp.middle, vp.last])), new ClusterState(vspec).opts);
+    if (want.has('kube-proxy-iptables') || want.has('kube-proxy-nftables')) verifyBaselineUpdates(vspec, planChanges(vspec, 4, o.seed, vspec.services * o.endpoints, new Set([vp.first, vp.middle, vp.last])), new ClusterState(vspec).opts);
 
     ui.step('generating the cluster');
     const state = new ClusterState(spec);
     const opts = state.opts;
-    const probe = probeServices(o.services);
+    const probe = probeServices(serviceCount(spec));
     const exclude = new Set([probe.first, probe.middle, probe.last]);
-    const fresh = o.services * o.endpoints + 1;
+    const fresh = totalEndpointCount(spec) + 1;
     const changesCli = planChanges(spec, o.updates, o.seed, fresh, exclude);
     const changesLib = planChanges(spec, o.updates, o.seed + 1, fresh + o.updates, exclude);
     const sps = state.model.servicePorts;
-    const rpcSps = sample(sps, o.rpcSample);
+    // Evenly spaced service ports, plus the five with the most endpoints (the heavy tail).
+    const biggest = [...sps].sort((a, b) => b.endpoints.length - a.endpoints.length).slice(0, 5);
+    const rpcSps = [...new Set([...sample(sps, o.rpcSample), ...biggest])];
     const micro = { samples: o.compileSamples, maxTimeS: o.benchMaxTimeS };
     const one = state.clone();
     one.apply(changesCli[0] ?? { service: 1, slot: 0, ip: '10.255.255.254' });
@@ -181,7 +213,7 @@ export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
     const cache = createLowerCache();
     const rs = compile(state.model, opts, cache);
     const rsAfter = compile(one.model, opts, cache);
-    const nftproxy: StaticMeasure = {
+    const nftproxy: StaticMeasure | undefined = !want.has('nftproxy') ? undefined : {
       objects: countNft(rs),
       rpc: nftRulesPerConnection(rs, rpcSps, opts.clusterCIDRs),
       full: microBench('nftproxy full compile', () => compile(buildModel(state.objects, opts), opts), micro),
@@ -189,10 +221,10 @@ export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
       encodeMs: timeOnce(() => JSON.stringify(rulesetToJson(rs))).ms,
     };
 
+    const wantIpt = want.has('kube-proxy-iptables') || want.has('kube-proxy-iptables-nft');
     ui.step('kube-proxy-iptables: compile, partial, accounting', 0);
-    const iptFull = timeOnce(() => compileIptables(sps, opts));
-    const iptText = iptFull.value;
-    const iptables: StaticMeasure = {
+    const iptText = wantIpt ? timeOnce(() => compileIptables(sps, opts)).value : '';
+    const iptables: StaticMeasure | undefined = !wantIpt ? undefined : {
       objects: countIptables(iptText),
       rpc: iptablesRulesPerConnection(iptText, rpcSps, opts.clusterCIDRs),
       full: microBench('iptables full compile', () => compileIptables(buildModel(state.objects, opts).servicePorts, opts), micro),
@@ -201,38 +233,41 @@ export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
     const iptFile = join(work, 'iptables-full.txt');
     writeFileSync(iptFile, iptText);
 
-    ui.step('kube-proxy-nftables: compile, diff, accounting', 0);
     const kpOpts = { ...opts, families: [4 as const] };
-    let kp: ReturnType<typeof compileKubeProxyNft> | undefined = compileKubeProxyNft(sps, kpOpts);
-    let kpAfter: ReturnType<typeof compileKubeProxyNft> | undefined = compileKubeProxyNft(spsAfter, kpOpts);
-    const kpRs = kp;
-    const kpRsAfter = kpAfter;
-    const kpEncoded = timeOnce(() => JSON.stringify(rulesetToJson(kpRs)));
     const kpFile = join(work, 'kube-proxy-nft-full.json');
-    writeFileSync(kpFile, kpEncoded.value);
-    const kubeProxyNft: StaticMeasure = {
-      objects: countNft(kpRs),
-      rpc: nftRulesPerConnection(kpRs, sample(sps, Math.min(o.rpcSample, 25)), opts.clusterCIDRs),
-      full: microBench('kube-proxy-nft full compile', () => compileKubeProxyNft(buildModel(state.objects, opts).servicePorts, kpOpts), micro),
-      diff: microBench('kube-proxy-nft one-change diff', () => diffRulesets(kpRs, kpRsAfter), micro),
-      encodeMs: kpEncoded.ms,
-    };
-    kp = undefined;
-    kpAfter = undefined;
+    let kubeProxyNft: StaticMeasure | undefined;
+    if (want.has('kube-proxy-nftables')) {
+      ui.step('kube-proxy-nftables: compile, diff, accounting', 0);
+      const kpRs = compileKubeProxyNft(sps, kpOpts);
+      const kpRsAfter = compileKubeProxyNft(spsAfter, kpOpts);
+      const kpEncoded = timeOnce(() => JSON.stringify(rulesetToJson(kpRs)));
+      writeFileSync(kpFile, kpEncoded.value);
+      kubeProxyNft = {
+        objects: countNft(kpRs),
+        rpc: nftRulesPerConnection(kpRs, sample(sps, Math.min(o.rpcSample, 25)), opts.clusterCIDRs),
+        full: microBench('kube-proxy-nft full compile', () => compileKubeProxyNft(buildModel(state.objects, opts).servicePorts, kpOpts), micro),
+        diff: microBench('kube-proxy-nft one-change diff', () => diffRulesets(kpRs, kpRsAfter), micro),
+        encodeMs: kpEncoded.ms,
+      };
+    }
 
     ui.step('baseline update artefacts');
-    const partials = new IptablesPartials(iptText, opts, totalEndpoints(sps));
+    const partials = wantIpt ? new IptablesPartials(iptText, opts, totalEndpoints(sps)) : undefined;
     const baseState = state.clone();
     const iptUpdates: string[] = [];
     const kpUpdates: string[] = [];
     for (const [u, change] of changesCli.entries()) {
       const { before, after } = baseState.apply(change);
-      const f1 = join(work, `ipt-update-${u}.txt`);
-      writeFileSync(f1, partials.partial(before, after));
-      iptUpdates.push(f1);
-      const f2 = join(work, `kp-update-${u}.json`);
-      writeFileSync(f2, JSON.stringify(transactionToJson(kubeProxyNftDelta(before, after, opts))));
-      kpUpdates.push(f2);
+      if (partials) {
+        const f1 = join(work, `ipt-update-${u}.txt`);
+        writeFileSync(f1, partials.partial(before, after));
+        iptUpdates.push(f1);
+      }
+      if (kubeProxyNft) {
+        const f2 = join(work, `kp-update-${u}.json`);
+        writeFileSync(f2, JSON.stringify(transactionToJson(kubeProxyNftDelta(before, after, opts))));
+        kpUpdates.push(f2);
+      }
     }
 
     const targets = (['first', 'middle', 'last'] as const).map((position) => {
@@ -259,11 +294,11 @@ export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
       { ...base('kube-proxy-iptables'), fullLoadFile: iptFile, updateFiles: iptUpdates },
       { ...base('kube-proxy-nftables'), fullLoadFile: kpFile, updateFiles: kpUpdates },
     ];
-    if (o.iptablesNft) {
+    if (o.iptablesNft && want.has('kube-proxy-iptables-nft')) {
       jobs.push({ ...base('kube-proxy-iptables-nft'), fullLoadFile: iptFile, updateFiles: iptUpdates, loadTimeoutMs: o.iptablesNftTimeoutS * 1000, loadReps: 1 });
     }
     const kernel = new Map<SystemName, KernelResult>();
-    for (const job of jobs) {
+    for (const job of jobs.filter((j) => want.has(j.system))) {
       ui.step(`${job.system}: namespaces`, 0);
       const topo = await createBenchTopology(job.system === 'nftproxy' ? 'nfp' : job.system.replace('kube-proxy-', 'kp-'), endpointIps, targetPort);
       try {
@@ -276,12 +311,24 @@ export async function runBench(o: BenchOptions, ui: Ui): Promise<BenchResults> {
 
     const iptNft = kernel.get('kube-proxy-iptables-nft');
     const results: BenchResults = {
-      scenario: { services: o.services, endpointsPerService: o.endpoints, updates: o.updates, date, ...vers, seed: o.seed, machine: machineInfo() },
+      scenario: {
+        services: o.services,
+        endpointsPerService: o.endpoints,
+        distribution: o.distribution ?? 'uniform',
+        ...(o.bigService ? { bigService: o.bigService } : {}),
+        totalServices: serviceCount(spec),
+        totalEndpoints: totalEndpointCount(spec),
+        updates: o.updates,
+        date,
+        ...vers,
+        seed: o.seed,
+        machine: machineInfo(),
+      },
       systems: {
-        nftproxy: summariseSystem(nftproxy, kernel.get('nftproxy'), []),
-        'kube-proxy-iptables': summariseSystem(iptables, kernel.get('kube-proxy-iptables'), ['iptables-legacy']),
-        'kube-proxy-nftables': summariseSystem(kubeProxyNft, kernel.get('kube-proxy-nftables'), []),
-        ...(iptNft ? { 'kube-proxy-iptables-nft': summariseSystem(iptables, iptNft, ['iptables-nft backend; compile numbers are the same artefact as kube-proxy-iptables']) } : {}),
+        nftproxy: nftproxy ? summariseSystem(nftproxy, kernel.get('nftproxy'), []) : notRun(),
+        'kube-proxy-iptables': iptables && want.has('kube-proxy-iptables') ? summariseSystem(iptables, kernel.get('kube-proxy-iptables'), ['iptables-legacy']) : notRun(),
+        'kube-proxy-nftables': kubeProxyNft ? summariseSystem(kubeProxyNft, kernel.get('kube-proxy-nftables'), []) : notRun(),
+        ...(iptNft && iptables ? { 'kube-proxy-iptables-nft': summariseSystem(iptables, iptNft, ['iptables-nft backend; compile numbers are the same artefact as kube-proxy-iptables']) } : {}),
       },
     };
     const valid = benchResultsSchema.parse(results);

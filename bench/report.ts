@@ -9,12 +9,15 @@ export interface MachineInfo {
   memGb: number;
 }
 
+export const NOT_RUN = 'not run (--systems)';
+
 const ORDER = ['nftproxy', 'kube-proxy-iptables', 'kube-proxy-iptables-nft', 'kube-proxy-nftables'] as const;
 
 function systemsOf(r: BenchResults): [string, SystemResult][] {
+  // Systems left out with --systems are not shown at all (their numbers are placeholders).
   return ORDER.flatMap((name): [string, SystemResult][] => {
     const s = r.systems[name];
-    return s ? [[name, s]] : [];
+    return s && !s.notes.includes(NOT_RUN) ? [[name, s]] : [];
   });
 }
 
@@ -63,7 +66,7 @@ export function reportMarkdown(r: BenchResults, machine: MachineInfo): string {
   const ref = r.systems.nftproxy;
   const sc = r.scenario;
   const lines: string[] = [];
-  lines.push(`# nftproxy benchmark: ${sc.services.toLocaleString('en-US')} services × ${sc.endpointsPerService} endpoints`);
+  lines.push(`# nftproxy benchmark: ${shapeTitle(sc)}`);
   lines.push('');
   lines.push(`${sc.date} · ${machine.cpu}, ${machine.cores} cores, ${machine.memGb} GB · kernel ${sc.kernel} · ${sc.nft} · ${sc.iptables} · ${sc.updates} random single-endpoint changes per system`);
   lines.push('');
@@ -113,7 +116,7 @@ export function charts(r: BenchResults): Record<string, string> {
   const lib = { p50: libUpdate(r.systems.nftproxy, 'p50') ?? null, p99: libUpdate(r.systems.nftproxy, 'p99') ?? null };
   const updateGroups = systems.map(([n, s]) => ({ label: n === 'nftproxy' ? 'nftproxy (nft CLI)' : n, values: [s.updateMs.p50, s.updateMs.p99] }));
   if (lib.p50 !== null) updateGroups.splice(1, 0, { label: 'nftproxy (libnftables)', values: [lib.p50, lib.p99] });
-  const title = `${r.scenario.services.toLocaleString('en-US')} services × ${r.scenario.endpointsPerService} endpoints`;
+  const title = shapeTitle(r.scenario);
   return {
     'update-latency.svg': barChart({
       title: `Update latency, one endpoint change — ${title}`,
@@ -163,4 +166,14 @@ export function sweepChart(runs: { services: number; results: BenchResults }[]):
       values: names.map((n) => results.systems[n]?.updateMs.p50 ?? null),
     })),
   });
+}
+
+/** The cluster shape in words: uniform or realistic, and the big service when there is one. */
+export function shapeTitle(sc: { services: number; endpointsPerService: number; distribution?: unknown; bigService?: unknown; totalEndpoints?: unknown }): string {
+  const n = sc.services.toLocaleString('en-US');
+  const base =
+    sc.distribution === 'realistic'
+      ? `${n} services, realistic endpoint counts (${typeof sc.totalEndpoints === 'number' ? sc.totalEndpoints.toLocaleString('en-US') : '?'} endpoints)`
+      : `${n} services × ${sc.endpointsPerService} endpoints`;
+  return typeof sc.bigService === 'number' ? `${base} + one Service with ${sc.bigService.toLocaleString('en-US')} endpoints (updates inside it)` : base;
 }

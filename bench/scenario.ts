@@ -15,7 +15,57 @@ const NODES = ['node-a', 'node-b', 'node-c'];
 
 export interface ScenarioSpec {
   services: number;
+  /** Uniform: every service's endpoint count. Realistic: unused (the counts are drawn). */
   endpointsPerService: number;
+  /** `uniform` (default) or `realistic`: seeded heavy-tailed endpoint counts, some multi-port and NodePort services. */
+  distribution?: 'uniform' | 'realistic';
+  /** Seed of the realistic draw. */
+  seed?: number;
+  /** One more service (index 1) with this many endpoints; every planned change then hits it. */
+  bigService?: number;
+}
+
+/**
+ * Realistic endpoint counts: 60% of services have 1–2 endpoints, 30% 3–20, 9% 21–200 and 1%
+ * 201–5,000, log-uniform within each band; 15% are multi-port (2–3 ports), 10% NodePort.
+ */
+export function realisticShape(services: number, seed: number): { endpoints: number[]; ports: number[]; nodePort: boolean[] } {
+  const rnd = prng(seed ^ 0x5eed);
+  const bands: [number, number, number][] = [
+    [0.6, 1, 2],
+    [0.9, 3, 20],
+    [0.99, 21, 200],
+    [1, 201, 5000],
+  ];
+  const endpoints: number[] = [];
+  const ports: number[] = [];
+  const nodePort: boolean[] = [];
+  for (let i = 0; i < services; i++) {
+    const u = rnd();
+    const [, lo, hi] = bands.find(([p]) => u < p) ?? (bands[3] as [number, number, number]);
+    // Log-uniform on [lo, hi + 1): every integer of the band reachable, small ones more often.
+    const n = Math.floor(Math.exp(Math.log(lo) + rnd() * (Math.log(hi + 1) - Math.log(lo))));
+    endpoints.push(Math.min(hi, Math.max(lo, n)));
+    ports.push(rnd() < 0.15 ? 2 + Math.floor(rnd() * 2) : 1);
+    nodePort.push(rnd() < 0.1);
+  }
+  return { endpoints, ports, nodePort };
+}
+
+/** Services in the cluster (the big one included). */
+export function serviceCount(spec: ScenarioSpec): number {
+  return spec.services + (spec.bigService ? 1 : 0);
+}
+
+/** Endpoint count of every service, by index. */
+export function endpointCounts(spec: ScenarioSpec): number[] {
+  const base = spec.distribution === 'realistic' ? realisticShape(spec.services, spec.seed ?? 1).endpoints : Array.from({ length: spec.services }, () => spec.endpointsPerService);
+  if (spec.bigService) base.splice(1, 0, spec.bigService);
+  return base;
+}
+
+export function totalEndpointCount(spec: ScenarioSpec): number {
+  return endpointCounts(spec).reduce((a, b) => a + b, 0);
 }
 
 /** One random change: endpoint `slot` of service `service` moves to the fresh address `ip`. */
@@ -30,7 +80,18 @@ export function benchCompileOptions(): CompileOptions {
 }
 
 export function generateObjects(spec: ScenarioSpec): K8sObject[] {
-  return generateCluster({ services: spec.services, endpointsPerService: spec.endpointsPerService, nodes: NODES });
+  const counts = endpointCounts(spec);
+  if (spec.distribution !== 'realistic') return generateCluster({ services: counts.length, endpointsPerService: (i) => counts[i] as number, nodes: NODES });
+  const shape = realisticShape(spec.services, spec.seed ?? 1);
+  // The big service (index 1) is a plain single-port ClusterIP service.
+  const at = (list: number[] | boolean[], i: number) => (spec.bigService ? (i === 1 ? undefined : list[i > 1 ? i - 1 : i]) : list[i]);
+  return generateCluster({
+    services: counts.length,
+    endpointsPerService: (i) => counts[i] as number,
+    ports: (i) => (at(shape.ports, i) as number | undefined) ?? 1,
+    nodePort: (i) => (at(shape.nodePort, i) as boolean | undefined) ?? false,
+    nodes: NODES,
+  });
 }
 
 /** Services whose endpoints the connect probe routes to: never changed by the updates. */
@@ -43,14 +104,19 @@ export function probeServices(services: number): { first: number; middle: number
  * every generated pod address, so no two endpoints ever share one.
  */
 export function planChanges(spec: ScenarioSpec, count: number, seed: number, firstFreshPod: number, exclude: ReadonlySet<number>): Change[] {
-  if (spec.services <= exclude.size) throw new Error(`cannot plan changes: all ${spec.services} services are excluded`);
+  const services = serviceCount(spec);
+  if (services <= exclude.size) throw new Error(`cannot plan changes: all ${services} services are excluded`);
+  const counts = endpointCounts(spec);
   const rnd = prng(seed);
   const out: Change[] = [];
   for (let u = 0; u < count; u++) {
     let service: number;
-    do service = Math.floor(rnd() * spec.services);
-    while (exclude.has(service));
-    out.push({ service, slot: Math.floor(rnd() * spec.endpointsPerService), ip: podIp(firstFreshPod + u) });
+    if (spec.bigService) service = 1;
+    else {
+      do service = Math.floor(rnd() * services);
+      while (exclude.has(service));
+    }
+    out.push({ service, slot: Math.floor(rnd() * (counts[service] as number)), ip: podIp(firstFreshPod + u) });
   }
   return out;
 }

@@ -61,6 +61,12 @@ export const benchResultsSchema = z.strictObject({
   scenario: z.strictObject({
     services: z.number().int().positive(),
     endpointsPerService: z.number().int().positive(),
+    /** uniform: endpointsPerService each; realistic: seeded heavy-tailed counts (bench/scenario.ts). */
+    distribution: z.enum(['uniform', 'realistic']).optional(),
+    /** One more Service with this many endpoints; the updates are changes inside it. */
+    bigService: z.number().int().positive().optional(),
+    totalServices: count.optional(),
+    totalEndpoints: count.optional(),
     updates: count,
     date: z.string().min(1),
     kernel: z.string().min(1),

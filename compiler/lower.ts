@@ -22,7 +22,6 @@ import { fragmentId, lowerServicePort, type Fragment } from './fragment.js';
 import { daddr, dport, fibType, goto, gotoStmt, jump, konst, l4proto, mark, match, packetKey, rule, saddr, set, verdict } from './ir-build.js';
 
 
-const protocols = ['tcp', 'udp', 'sctp'] as const;
 
 /**
  * Elements shared by several service ports (a cluster IP of a multi-port service, an endpoint
@@ -344,12 +343,14 @@ export function compile(model: ClusterModel, opts: CompileOptions, cache: LowerC
         // (fr can also be an older version coming back: same bookkeeping as a change.)
         if (prev !== fr) {
           cache.previous.set(id, fr);
+          // New references first: an address the new version keeps never drops to zero, so its
+          // element stays the same object (no delete + add of every endpoint of a big service).
+          addRefs(refs, fr, 1, dirty);
+          contributions(fr, dirty);
           if (prev) {
             addRefs(refs, prev, -1, dirty);
             contributions(prev, dirty);
           }
-          addRefs(refs, fr, 1, dirty);
-          contributions(fr, dirty);
           moveElements(cache.state[f], prev, fr, dirty);
         }
         fr.gen = gen;
@@ -548,12 +549,14 @@ function assemble(
   return { family: f, name: opts.tableName, sets, chains };
 }
 
-/** Slot I of a pool: DNAT to the address stored for the packet's key in slot I and its port. */
+/**
+ * Slot I of a pool: DNAT to the address stored for the packet's key in slot I and its port. One
+ * rule for every protocol: the key's `th dport` gives nft the transport context a NAT port needs
+ * (three rules per slot, one per protocol, tripled the rules nft fetches on every update).
+ */
 function slotRules(f: Family, ns: EndpointNamespace, pool: string, mixed: boolean, i: number): Rule[] {
-  // One rule per protocol: a NAT port needs an L4 protocol match in the same rule.
-  return protocols.map((proto) =>
+  return [
     rule([
-      match(l4proto, '==', konst(proto)),
       {
         kind: 'dnat',
         family: f,
@@ -561,7 +564,7 @@ function slotRules(f: Family, ns: EndpointNamespace, pool: string, mixed: boolea
         port: { kind: 'maplookup', key: packetKey(f, ns), map: mixed ? names.poolPort(pool, i) : names.poolPort(pool) },
       },
     ]),
-  );
+  ];
 }
 
 /**

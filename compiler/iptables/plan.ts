@@ -34,7 +34,7 @@ const byEndpointString = (a: Endpoint, b: Endpoint): number => {
   return x < y ? -1 : x > y ? 1 : 0;
 };
 
-export function planServicePort(sp: ServicePort, opts: Pick<CompileOptions, 'nodeZone'>): KubeProxyServicePlan | undefined {
+export function planServicePort(sp: ServicePort, opts: Pick<CompileOptions, 'nodeZone' | 'nodeName'>): KubeProxyServicePlan | undefined {
   if (sp.clusterIP === undefined) return undefined;
   // endpointsMapFromEndpointInfo sorts by Endpoint.String(); every list below keeps that order.
   const endpoints = [...sp.endpoints].sort(byEndpointString);
@@ -44,7 +44,7 @@ export function planServicePort(sp: ServicePort, opts: Pick<CompileOptions, 'nod
   const usesClusterEndpoints = !internalPolicyLocal || (externallyAccessible && !externalPolicyLocal);
   const usesLocalEndpoints = internalPolicyLocal || (externallyAccessible && externalPolicyLocal);
 
-  const cats = categorizeEndpoints(endpoints, sp.internalTrafficPolicy, { zone: opts.nodeZone });
+  const cats = categorizeEndpoints(endpoints, sp.internalTrafficPolicy, { zone: opts.nodeZone, name: opts.nodeName });
   const clusterEndpoints = usesClusterEndpoints ? cats.cluster : [];
   const localEndpoints = usesLocalEndpoints ? cats.local : [];
   let hasEndpoints = clusterEndpoints.length > 0;
@@ -81,7 +81,7 @@ export function planServicePort(sp: ServicePort, opts: Pick<CompileOptions, 'nod
   };
 }
 
-export function planServicePorts(sps: ServicePort[], family: IpFamily, opts: Pick<CompileOptions, 'nodeZone'>): KubeProxyServicePlan[] {
+export function planServicePorts(sps: ServicePort[], family: IpFamily, opts: Pick<CompileOptions, 'nodeZone' | 'nodeName'>): KubeProxyServicePlan[] {
   const plans: KubeProxyServicePlan[] = [];
   for (const sp of sps) {
     if (sp.family !== family) continue;

@@ -40,17 +40,44 @@ export class NftJsonError extends Error {
  */
 export function transactionToJson(tx: Transaction): NftJsonRoot {
   const types = new SetTypes();
-  const nftables = tx.commands.map((cmd, i) => {
-    let json: unknown;
-    try {
-      types.observe(cmd);
-      json = commandToJson(cmd, types);
-    } catch (err) {
-      throw new NftJsonError(`command ${i} (${describeCommand(cmd)}): ${(err as Error).message}`, i);
-    }
-    return validateCommand(json, i, describeCommand(cmd));
-  });
-  return { nftables };
+  return { nftables: tx.commands.map((cmd, i) => encodeCommand(cmd, i, types)) };
+}
+
+/** One command as validated nft JSON (`types` carries set declarations seen so far). */
+function encodeCommand(cmd: Command, i: number, types: SetTypes): NftCommand {
+  let json: unknown;
+  try {
+    types.observe(cmd);
+    json = commandToJson(cmd, types);
+  } catch (err) {
+    throw new NftJsonError(`command ${i} (${describeCommand(cmd)}): ${(err as Error).message}`, i);
+  }
+  return validateCommand(json, i, describeCommand(cmd));
+}
+
+/**
+ * The text of `JSON.stringify(transactionToJson(tx))`, in pieces, one command at a time: each
+ * command is built, validated by the same schema (strict as ever: a command is validated before
+ * any of its text is produced) and turned into text before the next one is built, so a full sync
+ * (230k elements at 10k services) never holds the JSON tree of the whole transaction, only its
+ * text. The appliers write the pieces to a file (CLI) or join them into one buffer (libnftables).
+ * A generator: an invalid command throws when its piece is reached, before it is written.
+ */
+export function* transactionToJsonChunks(tx: Transaction): Generator<string> {
+  const types = new SetTypes();
+  yield '{"nftables":[';
+  for (let i = 0; i < tx.commands.length; i++) {
+    const text = JSON.stringify(encodeCommand(tx.commands[i] as Command, i, types));
+    yield i === 0 ? text : ',' + text;
+  }
+  yield ']}';
+}
+
+/** `JSON.stringify(transactionToJson(tx))` without the JSON tree of the whole transaction. */
+export function transactionToJsonText(tx: Transaction): string {
+  let out = '';
+  for (const piece of transactionToJsonChunks(tx)) out += piece;
+  return out;
 }
 
 /** The full-sync transaction of `ruleset` (see `fullTransaction`) as JSON. */

@@ -3,11 +3,11 @@
 // exits 0 having done nothing.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Family } from '../../ir/types.js';
-import { toJson } from './encode.js';
+import { toJson, toJsonChunks } from './encode.js';
 import { toApplyError } from './errors.js';
 import { ApplyError, type Applier, type ApplyInput, type Encoder, type NftJsonRoot } from './types.js';
 
@@ -45,26 +45,43 @@ export class CliApplier implements Applier {
     });
   }
 
-  private async runFile(root: NftJsonRoot, check: boolean, text = JSON.stringify(root)): Promise<RunResult> {
+  /** Writes the JSON text piece by piece (the whole text is never one string) and runs nft on the file. */
+  private async runFile(pieces: Iterable<string>, check: boolean): Promise<RunResult & { bytes: number }> {
     const file = join(this.dir, `tx-${process.pid}-${this.seq++}.json`);
-    writeFileSync(file, text);
+    let bytes = 0;
+    const fd = openSync(file, 'w');
     try {
-      return await this.run(check ? ['-c', '-j', '-f', file] : ['-j', '-f', file]);
+      let buf = ''; // batches the many small pieces (rules) into fewer writes
+      for (const piece of pieces) {
+        buf += piece;
+        if (buf.length >= 1 << 16) {
+          bytes += writeSync(fd, buf);
+          buf = '';
+        }
+      }
+      bytes += writeSync(fd, buf);
+    } catch (err) {
+      closeSync(fd);
+      rmSync(file, { force: true });
+      throw err;
+    }
+    closeSync(fd);
+    try {
+      return { ...(await this.run(check ? ['-c', '-j', '-f', file] : ['-j', '-f', file])), bytes };
     } finally {
       rmSync(file, { force: true });
     }
   }
 
   private async send(input: ApplyInput, check: boolean): Promise<void> {
-    const root = await toJson(input, this.opts.encoder);
-    const text = JSON.stringify(root);
-    const r = await this.runFile(root, check, text);
+    const r = await this.runFile(toJsonChunks(input, this.opts.encoder), check);
     if (r.code === 0) return;
+    const root = await toJson(input, this.opts.encoder);
     const checkOnly = async (prefix: NftJsonRoot): Promise<string | null> => {
-      const c = await this.runFile(prefix, true);
+      const c = await this.runFile([JSON.stringify(prefix)], true);
       return c.code === 0 ? null : c.stderr || c.stdout;
     };
-    throw await toApplyError(root, r.stderr || r.stdout, check ? 'check' : 'transaction', checkOnly, text.length);
+    throw await toApplyError(root, r.stderr || r.stdout, check ? 'check' : 'transaction', checkOnly, r.bytes);
   }
 
   apply(input: ApplyInput): Promise<void> {

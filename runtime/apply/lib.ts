@@ -6,7 +6,7 @@
 import koffi from 'koffi';
 import type { Family } from '../../ir/types.js';
 import { elementsOf } from './cli.js';
-import { toJson } from './encode.js';
+import { toJson, toJsonText } from './encode.js';
 import { toApplyError } from './errors.js';
 import { ApplyError, type Applier, type ApplyInput, type Encoder, type NftJsonRoot } from './types.js';
 
@@ -142,15 +142,17 @@ export class LibApplier implements Applier {
   }
 
   private async send(input: ApplyInput, dryRun: boolean): Promise<void> {
-    const root = await toJson(input, this.opts.encoder);
-    const text = JSON.stringify(root);
+    let text = toJsonText(input, this.opts.encoder);
+    const bytes = text.length;
     const r = await this.call(text, dryRun);
     if (r.rc === 0) return;
+    text = ''; // the tree below replaces it: not both at once
+    const root = await toJson(input, this.opts.encoder);
     const checkOnly = async (prefix: NftJsonRoot): Promise<string | null> => {
       const c = await this.call(JSON.stringify(prefix), true);
       return c.rc === 0 ? null : c.error || 'failed';
     };
-    throw await toApplyError(root, r.error, dryRun ? 'check' : 'transaction', checkOnly, text.length);
+    throw await toApplyError(root, r.error, dryRun ? 'check' : 'transaction', checkOnly, bytes);
   }
 
   apply(input: ApplyInput): Promise<void> {

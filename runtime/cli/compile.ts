@@ -1,7 +1,8 @@
 // `nftproxy compile FILE`: print the ruleset (nft text), the exact transaction (nft JSON) or counts.
 
 import { Command, Option } from 'commander';
-import { compileText } from '../../compiler/index.js';
+import { compile } from '../../compiler/index.js';
+import { buildModel, loadObjects } from '../../compiler/model/index.js';
 import { rulesetToJson } from '../../compiler/nft/json.js';
 import { rulesetToText } from '../../compiler/nft/text.js';
 import { rulesetStats } from '../../ir/stats.js';
@@ -31,12 +32,14 @@ export function compileCommand(out: (s: string) => void): Command {
   withCompileOptions(cmd);
   return cmd.action((file: string, flags: RawCompileFlags & { format: Format; ipv6: boolean }) => {
     const opts = compileOptionsFrom(flags);
-    const { model, ruleset } = compileText(readInput(file), opts);
+    const model = buildModel(loadObjects(readInput(file)).objects, opts);
     reportModel(model);
     reportNodePortFallback(model, opts);
-    if (flags.format === 'iptables') out(compileIptables(model.servicePorts, expandPrimary(opts, model), flags.ipv6 ? 6 : 4));
-    else if (flags.format === 'kube-proxy-nft') out(JSON.stringify(rulesetToJson(compileKubeProxyNft(model.servicePorts, expandPrimary(opts, model)))) + '\n');
-    else if (flags.format === 'json') out(JSON.stringify(rulesetToJson(ruleset)) + '\n');
+    // The baselines render the model their own way: our lowering is never computed for them.
+    if (flags.format === 'iptables') return out(compileIptables(model.servicePorts, expandPrimary(opts, model), flags.ipv6 ? 6 : 4));
+    if (flags.format === 'kube-proxy-nft') return out(JSON.stringify(rulesetToJson(compileKubeProxyNft(model.servicePorts, expandPrimary(opts, model)))) + '\n');
+    const ruleset = compile(model, opts);
+    if (flags.format === 'json') out(JSON.stringify(rulesetToJson(ruleset)) + '\n');
     else if (flags.format === 'stats') {
       const s = rulesetStats(ruleset);
       const lines = [

@@ -29,8 +29,8 @@ export const KEPT_ANNOTATIONS: ReadonlySet<string> = new Set<string>();
 const TOP: Record<WatchedKind, ReadonlySet<string>> = {
   Service: new Set(['spec', 'status']),
   EndpointSlice: new Set(['addressType', 'ports', 'endpoints']),
-  ServiceCIDR: new Set(['spec']),
   Node: new Set(['spec', 'status']),
+  ServiceCIDR: new Set(['spec']),
 };
 
 /** Fields of each EndpointSlice endpoint the model reads (not targetRef, hostname, deprecatedTopology). */

@@ -87,10 +87,10 @@ function objects(): Obj[] {
 }
 
 describe('compactObject', () => {
-  it('drops managedFields, annotations, ownerReferences, selector, targetRef, Node images/conditions', () => {
+  it('drops managedFields, annotations, ownerReferences, selector, targetRef, Node images/conditions; keeps Node taints', () => {
     const compacted = objects().map((o) => compactObject(o.kind as WatchedKind, o));
     const text = JSON.stringify(compacted);
-    for (const gone of ['managedFields', 'last-applied-configuration', 'annotations', 'ownerReferences', '"generation"', 'targetRef', '"hostname":"pod-7"', 'deprecatedTopology', '"selector"', 'images', 'nodeInfo', 'conditions":[{"type":"Ready', 'LoadBalancerReady', 'providerID', 'taints']) {
+    for (const gone of ['managedFields', 'last-applied-configuration', 'annotations', 'ownerReferences', '"generation"', 'targetRef', '"hostname":"pod-7"', 'deprecatedTopology', '"selector"', 'images', 'nodeInfo', 'conditions":[{"type":"Ready', 'LoadBalancerReady', 'providerID']) {
       expect(text, gone).not.toContain(gone);
     }
     const lb = compacted.find((o) => o.metadata.name === 'lb') as Obj;
@@ -99,7 +99,8 @@ describe('compactObject', () => {
     const es = compacted.find((o) => o.metadata.name === 'lb-x1') as Obj;
     expect(es.endpoints[1]).toEqual({ addresses: ['10.244.1.8'], conditions: { ready: false, serving: true, terminating: true }, nodeName: 'node-b', zone: 'b', hints: { forZones: [{ name: 'b' }] } });
     const node = compacted.find((o) => o.kind === 'Node' && o.metadata.name === 'node-c') as Obj;
-    expect(node.spec).toEqual({ podCIDR: '10.244.0.0/24', podCIDRs: ['10.244.0.0/24'] });
+    // taints stay: /healthz turns unhealthy on the cluster autoscaler's ToBeDeletedByClusterAutoscaler taint.
+    expect(node.spec).toEqual({ podCIDR: '10.244.0.0/24', podCIDRs: ['10.244.0.0/24'], taints: [{ key: 'k', effect: 'NoSchedule' }] });
     expect(node.status).toEqual({ addresses: [{ type: 'InternalIP', address: '192.168.0.1' }, { type: 'Hostname', address: 'node-a' }] });
     expect(node.metadata.labels).toEqual({ 'topology.kubernetes.io/zone': 'c' });
   });

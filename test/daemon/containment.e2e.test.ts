@@ -99,6 +99,7 @@ describe('issue 11: one object cannot stop a node from programming the rest', ()
     await api.apply(svc({ name: 'late', ip: '10.96.0.30' }));
     await api.apply(slice('default', 'late', [{ ip: '10.244.0.13' }]));
     const { line, ms } = await syncWith(3, 4, t0, from);
+    console.log(`[containment] Service created 2 s after the conflicting one: programmed ${ms} ms after its creation (sync ${Math.round(line.durationMs as number)} ms)`);
     expect(line.kind).toBe('partial');
     expect(ms).toBeLessThanOrEqual(1000);
     expect(await podsBehind('10.96.0.30', 80, 3)).toEqual(['late']);
@@ -151,6 +152,7 @@ describe('issue 11: one object cannot stop a node from programming the rest', ()
     await api.apply(svc({ name: 'late2', ip: '10.96.0.31' }));
     await api.apply(slice('default', 'late2', [{ ip: '10.244.0.13' }]));
     const { line, ms } = await syncWith((last.servicePorts as number) + 1, (last.endpoints as number) + 1, t0, from);
+    console.log(`[containment] with a port in quarantine, a new Service: programmed ${ms} ms after its creation; the refused sync spent ${String(daemon.logs.find((l) => l.msg === 'sync' && typeof l.probes === 'number')?.probes)} probes`);
     expect(ms).toBeLessThanOrEqual(1000);
     expect(line).toMatchObject({ kind: 'partial', quarantined: 1 });
     expect(line.probes).toBeUndefined();

@@ -22,7 +22,7 @@ import { DaemonProc, startFakeApi, until } from './procs.js';
 import { NODE, node, service, slice } from './fixtures.js';
 
 const TABLE = 'nfpk';
-const SERVICES = 2000;
+const SERVICES = 600;
 const opts = { ...defaultCompileOptions, tableName: TABLE, clusterCIDRs: ['10.244.0.0/16'], nodeName: NODE };
 
 let topo: Topology;

@@ -97,6 +97,7 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
     expect(r1.newlyQuarantined[0]?.kept).toEqual([]);
     // O(log n) probes for one culprit among 41 ports (+2 sanity probes of the empty base).
     expect(r1.probes).toBeLessThanOrEqual(2 + 2 * Math.ceil(Math.log2(41)));
+    console.log(`[quarantine] start, 41 ports, 1 culprit: ${r1.probes} full check-only probes`);
     await expectKernelHolds(good);
 
     // 2. An unrelated change: a plain partial sync, the culprit stays out, no probe.
@@ -122,6 +123,7 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
     const r3 = await q.sync(model.servicePorts, comp);
     expect(r3.newlyQuarantined.map((e) => e.key)).toEqual(['ip default/bad:p/tcp']);
     expect(r3.probes).toBeLessThanOrEqual(3);
+    console.log(`[quarantine] 2 changed ports, 1 culprit, mirror trusted: ${r3.probes} partial check-only probes`);
     expect(applier.refused - before).toBeGreaterThanOrEqual(2); // the failed sync + the failing probe
     expect(await table()).toContain('10.96.1.42');
     await expectKernelHolds(c.list.filter((o) => !['bad', 'bad-abc'].includes(o.metadata.name)));
