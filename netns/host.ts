@@ -64,9 +64,14 @@ export function hostPrefix(): string[] {
   return enter(helperPid);
 }
 
-/** argv to run a host-side command (`ip netns …`, `ip -n …`) where our namespaces live. */
+/**
+ * argv to run a host-side command (`ip netns …`, `ip -n …`) where our namespaces live. Entering a
+ * mount namespace resets the working directory to its root: keep ours (`node --import tsx` and
+ * relative paths resolve from it).
+ */
 export function hostArgv(argv: readonly string[]): string[] {
-  return [...hostPrefix(), ...argv];
+  const prefix = hostPrefix();
+  return prefix.length === 0 ? [...argv] : [...prefix, `--wd=${process.cwd()}`, ...argv];
 }
 
 /** Can the harness create namespaces here (root, or unprivileged user namespaces)? */

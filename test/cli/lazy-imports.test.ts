@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { unshareFlags } from '../harness/privileges.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bin = path.join(root, 'bin/nftproxy.js');
@@ -44,7 +45,7 @@ describe.skipIf(!existsSync(path.join(root, 'dist/runtime/cli/main.js')))('CLI s
 
   it('run still loads them when it acts', () => {
     // `run --cleanup` removes our tables and exits: in a private network namespace, never the host's.
-    const { code, packages } = loadedPackages(['run', '--cleanup', '--hostname-override', 'x', '--master', 'http://127.0.0.1:1', '--table', 'nfp-lazy'], ['unshare', '-n']);
+    const { code, packages } = loadedPackages(['run', '--cleanup', '--hostname-override', 'x', '--master', 'http://127.0.0.1:1', '--table', 'nfp-lazy'], ['unshare', ...(unshareFlags ?? ['-n'])]);
     expect(code).toBe(0);
     expect(packages.has('pino')).toBe(true);
     expect(packages.has('koffi')).toBe(true);

@@ -14,7 +14,7 @@ import { compile } from '../../compiler/lower.js';
 import { defaultCompileOptions } from '../../compiler/model/types.js';
 import { CliApplier } from '../../runtime/apply/cli.js';
 import { DEFAULT_CANARY_SET, SyncEngine } from '../../runtime/sync/index.js';
-import { createNamespace, createTopology, destroyNamespace, exec, tcpRequest, type Topology } from '../harness/index.js';
+import { createNamespace, createTopology, destroyNamespace, exec, nsExecArgv, tcpRequest, type Topology } from '../harness/index.js';
 import type { RemoteFakeApi } from '../fake-apiserver/remote.js';
 import type { KubeObject } from '../fake-apiserver/server.js';
 import { canonicalListing } from './canonical.js';
@@ -94,7 +94,7 @@ function trafficLoop(ip: string): { stop: () => Promise<boolean[]> } {
 beforeAll(async () => {
   topo = await createTopology({ ipv6: false, pods: [{ name: 'a', serve: { tcp: [8080] } }, { name: 'b', serve: { tcp: [8080] } }] });
   ref = await createNamespace('crash-ref');
-  refApplier = new CliApplier({ wrap: ['ip', 'netns', 'exec', ref] });
+  refApplier = new CliApplier({ wrap: nsExecArgv(ref) });
   ({ api, kubeconfig } = await startFakeApi(topo.node.ns));
   await api.generate(SERVICES, 10, [NODE, 'node-b']);
   for (const o of generateCluster({ services: SERVICES, endpointsPerService: 10, nodes: [NODE, 'node-b'] })) objects.set(keyOf(o as KubeObject), o as KubeObject);

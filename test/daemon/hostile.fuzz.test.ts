@@ -22,7 +22,7 @@ import { compile } from '../../compiler/lower.js';
 import { defaultCompileOptions } from '../../compiler/model/types.js';
 import { CliApplier } from '../../runtime/apply/cli.js';
 import { DEFAULT_CANARY_SET, SyncEngine } from '../../runtime/sync/index.js';
-import { createNamespace, destroyNamespace, exec } from '../harness/index.js';
+import { createNamespace, destroyNamespace, exec, nsExecArgv } from '../harness/index.js';
 import type { RemoteFakeApi } from '../fake-apiserver/remote.js';
 import type { KubeObject } from '../fake-apiserver/server.js';
 import { canonicalListing } from './canonical.js';
@@ -214,7 +214,7 @@ function rssMb(pid: number): number {
 beforeAll(async () => {
   ns = await createNamespace('fuzz');
   ref = await createNamespace('fuzz-ref');
-  refApplier = new CliApplier({ wrap: ['ip', 'netns', 'exec', ref] });
+  refApplier = new CliApplier({ wrap: nsExecArgv(ref) });
   let kubeconfig: string;
   ({ api, kubeconfig } = await startFakeApi(ns));
   const n = node(NODE, ['192.168.0.1']);

@@ -12,7 +12,7 @@ import { defaultCompileOptions, type ServicePort } from '../../compiler/model/ty
 import { CliApplier } from '../../runtime/apply/cli.js';
 import { DEFAULT_CANARY_SET, SyncEngine, SyncError } from '../../runtime/sync/index.js';
 import { portKey, Quarantine } from '../../runtime/sync/quarantine.js';
-import { createNamespace, destroyNamespace, exec } from '../harness/netns.js';
+import { createNamespace, destroyNamespace, exec, nsExecArgv } from '../harness/netns.js';
 import type { KubeObject } from '../fake-apiserver/server.js';
 import { NODE, node, service, slice } from '../daemon/fixtures.js';
 import { normalizedListing } from './kernel.js';
@@ -56,8 +56,8 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
   beforeAll(async () => {
     ns = await createNamespace('quar');
     ref = await createNamespace('quar-ref');
-    applier = new RefusingApplier(new CliApplier({ wrap: ['ip', 'netns', 'exec', ns] }), POISON);
-    refApplier = new CliApplier({ wrap: ['ip', 'netns', 'exec', ref] });
+    applier = new RefusingApplier(new CliApplier({ wrap: nsExecArgv(ns) }), POISON);
+    refApplier = new CliApplier({ wrap: nsExecArgv(ref) });
   });
   afterAll(async () => {
     applier?.close();
@@ -186,7 +186,7 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
   it('quarantine alone unfreezes the node on issue 11\'s conflict (model conflict resolution off: the kernel really refuses)', async () => {
     // Without compiler/model/conflicts.ts, externalIPs [kube-dns's cluster IP] is two claims to
     // one service-ips key: `File exists`, every sync, forever. Quarantine confines it.
-    const plain = new CliApplier({ wrap: ['ip', 'netns', 'exec', ns] });
+    const plain = new CliApplier({ wrap: nsExecArgv(ns) });
     const engine = new SyncEngine({ applier: plain, ownedTables: [{ family: 'ip', name: opts.tableName }] });
     const q = new Quarantine(engine);
     const c = new Cluster();
@@ -217,7 +217,7 @@ describe('quarantine: a service port the kernel refuses costs only itself', () =
   }, 120_000);
 
   it('throws (no quarantine) when the kernel refuses even a ruleset without services', async () => {
-    const engine = new SyncEngine({ applier: new CliApplier({ wrap: ['ip', 'netns', 'exec', ns], nft: '/nonexistent/nft' }) });
+    const engine = new SyncEngine({ applier: new CliApplier({ wrap: nsExecArgv(ns), nft: '/nonexistent/nft' }) });
     const q = new Quarantine(engine);
     const model = buildModel([service({ name: 'x', ip: '10.96.1.1' })], opts);
     const err = await q.sync(model.servicePorts, (sps) => compile({ ...model, servicePorts: sps }, opts)).then(() => null, (e: unknown) => e);
