@@ -38,13 +38,9 @@ describe('layering', () => {
     expect(bad).toEqual([]);
   });
   it('bench/ and netns/ import nothing from test/; netns/ nothing from bench/', () => {
-    // Known debt, one place: bench/soak.ts (merged late) drives the daemon through test/daemon/procs
-    // and the fake API server in test/fake-apiserver; they should move beside netns/.
-    const KNOWN = new Set(['bench/soak.ts -> test/daemon/procs.js']);
     const bad = [...importsOf('bench'), ...importsOf('netns')]
       .filter((i) => /^test\//.test(i.target) || (i.file.startsWith('netns/') && /^bench\//.test(i.target)))
-      .map((i) => `${i.file} -> ${i.target}`)
-      .filter((x) => !KNOWN.has(x));
+      .map((i) => `${i.file} -> ${i.target}`);
     expect(bad).toEqual([]);
   });
   it('finds imports at all (the check is not vacuous)', () => {

@@ -83,7 +83,10 @@ it('the SCTP datapath loads into the kernel and trace balances SCTP over both en
       },
     ]);
     await nftLoad(ns, JSON.stringify(rulesetToJson(ruleset)), { format: 'json' });
-    expect(await nftList(ns)).toMatch(/sctp dport map @svc-addr-0/);
+    // The slot rules are protocol-agnostic (th dport in the key); SCTP lives in the elements.
+    const listed = await nftList(ns);
+    expect(listed).toMatch(/10\.96\.10\.10 \. sctp \. 9000 : 10\.244\.0\.1[01]/);
+    expect(listed).toMatch(/sctp \. 30150 : 10\.244\.0\.1[01]/);
     for (const [dst, port] of [['10.96.10.10', 9000], [NODE_V4, 30150]] as const) {
       const out = traceConnection(ruleset, { family: 'ip', src: '192.168.0.100', dst, proto: 'sctp', dport: port }, { localAddresses: [NODE_V4], sourceIsLocal: false });
       expect(Object.fromEntries(predictedEndpoints(out))).toEqual({ '10.244.0.10:8080': 0.5, '10.244.0.11:8080': 0.5 });
