@@ -14,7 +14,7 @@ import { diffRulesets } from '../../ir/diff.js';
 import { fullTransaction } from '../../ir/transaction.js';
 import type { Ruleset } from '../../ir/types.js';
 import { CliApplier } from '../../runtime/apply/cli.js';
-import { createNamespace, destroyNamespace } from '../harness/netns.js';
+import { createNamespace, destroyNamespace, nsExecArgv } from '../harness/netns.js';
 import { normalizedListing } from '../sync/kernel.js';
 import { objectsFor, type ServiceSpec } from '../datapath/cluster.js';
 import { semantic } from './semantic.js';
@@ -73,8 +73,8 @@ function namespacePair() {
   beforeAll(async () => {
     pair.nsA = await createNamespace('incr-a');
     pair.nsB = await createNamespace('incr-b');
-    pair.a = new CliApplier({ wrap: ['ip', 'netns', 'exec', pair.nsA] });
-    pair.b = new CliApplier({ wrap: ['ip', 'netns', 'exec', pair.nsB] });
+    pair.a = new CliApplier({ wrap: nsExecArgv(pair.nsA) });
+    pair.b = new CliApplier({ wrap: nsExecArgv(pair.nsB) });
   });
   afterAll(async () => {
     pair.a?.close();

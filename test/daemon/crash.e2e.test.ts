@@ -7,7 +7,8 @@
 //     the kernel equals a fresh compile of the API's objects.
 
 import { readdirSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeAsRoot, isRoot, NEEDS_ROOT } from '../harness/privileges.js';
 import { generateCluster } from '../../bench/generate.js';
 import { buildModel } from '../../compiler/model/build.js';
 import { compile } from '../../compiler/lower.js';
@@ -92,6 +93,7 @@ function trafficLoop(ip: string): { stop: () => Promise<boolean[]> } {
 }
 
 beforeAll(async () => {
+  if (!isRoot) return; // see describeAsRoot below
   topo = await createTopology({ ipv6: false, pods: [{ name: 'a', serve: { tcp: [8080] } }, { name: 'b', serve: { tcp: [8080] } }] });
   ref = await createNamespace('crash-ref');
   refApplier = new CliApplier({ wrap: nsExecArgv(ref) });
@@ -112,7 +114,7 @@ afterAll(async () => {
   await topo?.destroy();
 });
 
-describe('crashes', () => {
+describeAsRoot(NEEDS_ROOT.bigTransactions)('crashes', () => {
   it('SIGKILL during a sync: the kernel holds the whole old ruleset or the whole new one; traffic never stops; the next daemon converges', async () => {
     daemon = DaemonProc.start(topo.node.ns, args());
     const first = await daemon.waitFor((l) => l.msg === 'sync', 300_000);

@@ -16,7 +16,8 @@ import fc from 'fast-check';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeAsRoot, isRoot, NEEDS_ROOT } from '../harness/privileges.js';
 import { buildModel } from '../../compiler/model/build.js';
 import { compile } from '../../compiler/lower.js';
 import { defaultCompileOptions } from '../../compiler/model/types.js';
@@ -212,6 +213,7 @@ function rssMb(pid: number): number {
 }
 
 beforeAll(async () => {
+  if (!isRoot) return; // see describeAsRoot below
   ns = await createNamespace('fuzz');
   ref = await createNamespace('fuzz-ref');
   refApplier = new CliApplier({ wrap: nsExecArgv(ref) });
@@ -238,7 +240,7 @@ afterAll(async () => {
   if (ref) await destroyNamespace(ref);
 });
 
-describe('hostile and extreme objects through the API', () => {
+describeAsRoot(NEEDS_ROOT.bigTransactions)('hostile and extreme objects through the API', () => {
   it('every sync succeeds or quarantines only the culprit; the kernel equals a fresh compile; memory stays bounded', async () => {
     const pid = daemon.child.pid as number;
     const rss: number[] = [rssMb(pid)];

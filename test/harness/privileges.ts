@@ -38,6 +38,8 @@ export function describeAsRoot(reason: string): (name: string, fn: () => void) =
 /** Reasons shared by many files. */
 export const NEEDS_ROOT = {
   iptablesSave: 'iptables-legacy-save lists /proc/net/ip_tables_names, unreadable from a user namespace',
+  bigTransactions:
+    'full syncs of tens of thousands of elements: a user namespace cannot raise the netlink socket buffer, so nft fails with "Message too long"',
 } as const;
 
 /** `describe` for tests that need a private network namespace (root or unprivileged). */

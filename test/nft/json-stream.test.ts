@@ -15,7 +15,7 @@ import { fullTransaction, type Transaction } from '../../ir/transaction.js';
 import { CliApplier } from '../../runtime/apply/cli.js';
 import { loadLibnftables } from '../../runtime/apply/index.js';
 import type { Applier } from '../../runtime/apply/types.js';
-import { createNamespace, destroyNamespace, nftList, nftLoad } from '../harness/netns.js';
+import { createNamespace, destroyNamespace, nftList, nftLoad, nsExecArgv } from '../harness/netns.js';
 import { RemoteApplier } from '../apply/remote-applier.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/cluster.yaml', import.meta.url));
@@ -81,7 +81,7 @@ describe('streaming JSON encoder', () => {
 
 const hasLib = loadLibnftables() !== null;
 const kinds: { name: 'cli' | 'lib'; make: (ns: string) => Promise<Applier> }[] = [
-  { name: 'cli', make: async (ns) => new CliApplier({ wrap: ['ip', 'netns', 'exec', ns] }) },
+  { name: 'cli', make: async (ns) => new CliApplier({ wrap: nsExecArgv(ns) }) },
   ...(hasLib ? [{ name: 'lib' as const, make: (ns: string) => RemoteApplier.start(ns, 'lib') }] : []),
 ];
 
