@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeAsRoot, isRoot, NEEDS_ROOT } from '../harness/privileges.js';
 import { listOurNamespaces } from '../harness/index.js';
 import { benchResultsSchema, type BenchResults } from '../../bench/schema.js';
 
@@ -28,6 +29,7 @@ function runBench(args: string[]): Promise<{ code: number; stderr: string }> {
 }
 
 beforeAll(async () => {
+  if (!isRoot) return; // see describeAsRoot below
   out = mkdtempSync(join(tmpdir(), 'nftproxy-bench-test-'));
   const r = await runBench([
     '--quick', '--services', String(SERVICES), '--endpoints', String(ENDPOINTS), '--updates', String(UPDATES),
@@ -42,7 +44,7 @@ afterAll(() => {
   if (out) rmSync(out, { recursive: true, force: true });
 });
 
-describe('npm run bench --quick at 200 services × 3 endpoints', () => {
+describeAsRoot(NEEDS_ROOT.bigTransactions)('npm run bench --quick at 200 services × 3 endpoints', () => {
   it('writes results.json in the shape of the issue, for the scenario asked', () => {
     expect(results.scenario).toMatchObject({ services: SERVICES, endpointsPerService: ENDPOINTS, updates: UPDATES });
     expect(Object.keys(results.systems)).toEqual(expect.arrayContaining(['nftproxy', 'kube-proxy-iptables', 'kube-proxy-nftables']));

@@ -7,6 +7,7 @@
 //   - the listings are equal, and the cached compile equals a fresh compile up to slot order.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeAsRoot, NEEDS_ROOT } from '../harness/privileges.js';
 import { buildModel } from '../../compiler/model/build.js';
 import { defaultCompileOptions, type CompileOptions } from '../../compiler/model/types.js';
 import { compile, createLowerCache, type LowerCache } from '../../compiler/lower.js';
@@ -85,7 +86,7 @@ function namespacePair() {
   return pair;
 }
 
-describe('incremental == fresh in the kernel, endpoint counts crossing the old power-of-two boundaries', () => {
+describeAsRoot(NEEDS_ROOT.bigTransactions)('incremental == fresh in the kernel, endpoint counts crossing the old power-of-two boundaries', () => {
   const p = namespacePair();
 
   /** Runs one sequence of states; returns the commands applied incrementally. */

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRoot, NEEDS_ROOT } from '../harness/privileges.js';
 import { generateCluster, podIp } from '../../bench/generate.js';
 import { compileObjects, compileText } from '../../compiler/index.js';
 import { NftJsonError, transactionToJson, transactionToJsonChunks, transactionToJsonText } from '../../compiler/nft/json.js';
@@ -85,7 +86,7 @@ const kinds: { name: 'cli' | 'lib'; make: (ns: string) => Promise<Applier> }[] =
   ...(hasLib ? [{ name: 'lib' as const, make: (ns: string) => RemoteApplier.start(ns, 'lib') }] : []),
 ];
 
-describe.each(kinds)('the $name applier sends the streamed text: the kernel holds what the tree loads', ({ name, make }) => {
+(isRoot ? describe.each(kinds) : describe.skip.each(kinds))('the $name applier sends the streamed text: the kernel holds what the tree loads' + (isRoot ? '' : ` [needs root: ${NEEDS_ROOT.bigTransactions}]`), ({ name, make }) => {
   let streamed: string;
   let reference: string;
   let applier: Applier | undefined;
