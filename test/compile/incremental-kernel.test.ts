@@ -6,7 +6,7 @@
 //   - kernel B gets the full last ruleset in one go;
 //   - the listings are equal, and the cached compile equals a fresh compile up to slot order.
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { describeAsRoot, NEEDS_ROOT } from '../harness/privileges.js';
 import { buildModel } from '../../compiler/model/build.js';
 import { defaultCompileOptions, type CompileOptions } from '../../compiler/model/types.js';
@@ -14,9 +14,7 @@ import { compile, createLowerCache, type LowerCache } from '../../compiler/lower
 import { diffRulesets } from '../../ir/diff.js';
 import { fullTransaction } from '../../ir/transaction.js';
 import type { Ruleset } from '../../ir/types.js';
-import { CliApplier } from '../../runtime/apply/cli.js';
-import { createNamespace, destroyNamespace, nsExecArgv } from '../harness/netns.js';
-import { normalizedListing } from '../sync/kernel.js';
+import { namespacePair, normalizedListing } from '../sync/kernel.js';
 import { objectsFor, type ServiceSpec } from '../datapath/cluster.js';
 import { semantic } from './semantic.js';
 
@@ -69,25 +67,8 @@ const modelOf = (counts: number[]) => {
   return m;
 };
 
-function namespacePair() {
-  const pair = {} as { nsA: string; nsB: string; a: CliApplier; b: CliApplier };
-  beforeAll(async () => {
-    pair.nsA = await createNamespace('incr-a');
-    pair.nsB = await createNamespace('incr-b');
-    pair.a = new CliApplier({ wrap: nsExecArgv(pair.nsA) });
-    pair.b = new CliApplier({ wrap: nsExecArgv(pair.nsB) });
-  });
-  afterAll(async () => {
-    pair.a?.close();
-    pair.b?.close();
-    await destroyNamespace(pair.nsA);
-    await destroyNamespace(pair.nsB);
-  });
-  return pair;
-}
-
 describeAsRoot(NEEDS_ROOT.bigTransactions)('incremental == fresh in the kernel, endpoint counts crossing the old power-of-two boundaries', () => {
-  const p = namespacePair();
+  const p = namespacePair('incr-a', 'incr-b');
 
   /** Runs one sequence of states; returns the commands applied incrementally. */
   async function check(states: number[][]): Promise<number> {

@@ -1,7 +1,9 @@
 // Kernel-side helpers for the apply/sync tests: listings of a test namespace, normalised for
 // comparison (no handles, set elements sorted, objects sorted by kind and name, rule order kept).
 
-import { exec } from '../harness/netns.js';
+import { afterAll, beforeAll } from 'vitest';
+import { CliApplier } from '../../runtime/apply/cli.js';
+import { createNamespace, destroyNamespace, exec, nsExecArgv } from '../harness/netns.js';
 
 type Obj = Record<string, unknown>;
 
@@ -29,4 +31,25 @@ export async function normalizedListing(ns: string, opts: { dropSets?: string[] 
   // Array.prototype.sort is stable: rules keep their order inside a chain.
   items.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
   return items.map((i) => `${i.kind} ${JSON.stringify(i.body)}`).join('\n');
+}
+
+/**
+ * Two private namespaces, each with a CLI applier (registered in the calling describe's hooks):
+ * one updated step by step, one loaded fresh.
+ */
+export function namespacePair(labelA: string, labelB: string) {
+  const pair = {} as { nsA: string; nsB: string; a: CliApplier; b: CliApplier };
+  beforeAll(async () => {
+    pair.nsA = await createNamespace(labelA);
+    pair.nsB = await createNamespace(labelB);
+    pair.a = new CliApplier({ wrap: nsExecArgv(pair.nsA) });
+    pair.b = new CliApplier({ wrap: nsExecArgv(pair.nsB) });
+  });
+  afterAll(async () => {
+    pair.a?.close();
+    pair.b?.close();
+    await destroyNamespace(pair.nsA);
+    await destroyNamespace(pair.nsB);
+  });
+  return pair;
 }

@@ -5,32 +5,12 @@
 // last state. Both loads happen in private namespaces.
 
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { diffRulesets } from '../../ir/diff.js';
 import { fullTransaction, rewriteTransaction } from '../../ir/transaction.js';
 import type { Ruleset } from '../../ir/types.js';
-import { CliApplier } from '../../runtime/apply/cli.js';
-import { createNamespace, destroyNamespace, nsExecArgv } from '../harness/netns.js';
-import { normalizedListing } from './kernel.js';
+import { namespacePair, normalizedListing } from './kernel.js';
 import { build, saddr, shape, T } from './shapes.js';
-
-/** Two private namespaces, each with a CLI applier: one updated step by step, one loaded fresh. */
-function namespacePair(labelA: string, labelB: string) {
-  const pair = {} as { nsA: string; nsB: string; a: CliApplier; b: CliApplier };
-  beforeAll(async () => {
-    pair.nsA = await createNamespace(labelA);
-    pair.nsB = await createNamespace(labelB);
-    pair.a = new CliApplier({ wrap: nsExecArgv(pair.nsA) });
-    pair.b = new CliApplier({ wrap: nsExecArgv(pair.nsB) });
-  });
-  afterAll(async () => {
-    pair.a?.close();
-    pair.b?.close();
-    await destroyNamespace(pair.nsA);
-    await destroyNamespace(pair.nsB);
-  });
-  return pair;
-}
 
 describe('diff property: full(first) + diffs == full(last), in the kernel', () => {
   const p = namespacePair('prop-incr', 'prop-fresh');
